@@ -1,0 +1,59 @@
+#include "cli_common.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+namespace diffpath::cli {
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+namespace {
+std::string format_seconds(double s) {
+  char buf[32];
+  if (!std::isfinite(s) || s < 0) return "--";
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.0fs", s);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, (int(s) / 60) % 60);
+  return buf;
+}
+}  // namespace
+
+ProgressBar::ProgressBar(std::string label, bool enabled)
+    : label_(std::move(label)), enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()), last_(start_ - std::chrono::hours(1)) {}
+
+ProgressBar::~ProgressBar() {
+  if (enabled_ && tty_ && !finished_) std::fputc('\n', stderr);
+}
+
+void ProgressBar::update(double fraction, const std::string& extra) {
+  if (!enabled_) return;
+  const auto now = std::chrono::steady_clock::now();
+  const double since_last = std::chrono::duration<double>(now - last_).count();
+  if (since_last < (tty_ ? 0.1 : 5.0)) return;
+  last_ = now;
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double eta = fraction > 1e-9 ? elapsed * (1 - fraction) / fraction : NAN;
+  constexpr int width = 28;
+  std::string bar(width, ' ');
+  for (int i = 0; i < int(fraction * width + 0.5); ++i) bar[i] = '=';
+  std::fprintf(stderr, "%s%s [%s] %5.1f%% %s  ETA %s%s", tty_ ? "\r" : "", label_.c_str(),
+               bar.c_str(), 100 * fraction, extra.c_str(), format_seconds(eta).c_str(),
+               tty_ ? "\x1b[K" : "\n");
+  std::fflush(stderr);
+}
+
+void ProgressBar::finish(const std::string& extra) {
+  if (!enabled_ || finished_) return;
+  finished_ = true;
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::fprintf(stderr, "%s%s done in %s %s%s\n", tty_ ? "\r" : "", label_.c_str(),
+               format_seconds(elapsed).c_str(), extra.c_str(), tty_ ? "\x1b[K" : "");
+}
+
+}  // namespace diffpath::cli

@@ -1,0 +1,40 @@
+#pragma once
+// Shared plumbing of diffpath-cli: every subcommand lives in its own cmd_*.cpp and registers
+// itself through one add_*_command function declared here.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <chrono>
+#include <string>
+
+namespace diffpath::cli {
+
+void add_data_command(CLI::App& app);
+void add_sample_command(CLI::App& app);
+void add_gaussian_truth_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_score_command(CLI::App& app);
+void add_nll_command(CLI::App& app);
+void add_w2_command(CLI::App& app);
+void add_table_command(CLI::App& app);
+
+/// Prints one JSON object on stdout (followed by a newline).
+void print_json(const nlohmann::json& j);
+
+/// A progress line on stderr: label, bar, percentage, free text, ETA. On a terminal it redraws
+/// in place at most 10×/s; otherwise (logs, CI) it prints a plain line every 5 s.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label, bool enabled = true);
+  ~ProgressBar();
+  /// fraction in [0, 1]; extra: e.g. "loss 0.812  412 steps/s".
+  void update(double fraction, const std::string& extra = "");
+  /// Final line (100 %, elapsed time).
+  void finish(const std::string& extra = "");
+
+ private:
+  std::string label_;
+  bool enabled_, tty_, finished_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+}  // namespace diffpath::cli

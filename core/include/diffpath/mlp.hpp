@@ -1,0 +1,60 @@
+#pragma once
+// The score network of DESIGN §2: input (x, t) → hidden → ... → d, elementwise activation,
+// LeCun-normal weights, zero biases. Evaluated batched (Eigen matrix–matrix products over
+// particles) in float or double; x-derivatives up to third order by forward (Taylor) mode
+// through the layers, in double, exact to round-off.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "diffpath/score_model.hpp"
+
+namespace diffpath {
+
+enum class Activation { Swish, Tanh, Softplus };
+std::string activation_name(Activation a);
+Activation parse_activation(const std::string& name);  // throws Error
+
+/// Architecture and weights. Layer i maps h ↦ W[i] h + b[i]; the activation follows every
+/// layer except the last. W[0] has d + 1 columns: the input is (x_1..x_d, t).
+struct MlpParams {
+  int dim = 2;                          // d
+  Activation activation = Activation::Swish;
+  std::vector<Eigen::MatrixXd> W;       // out × in, row-major in checkpoints
+  std::vector<Eigen::VectorXd> b;
+
+  /// LeCun-normal weights (std = 1/sqrt(fan_in)), zero biases; hidden = {128,128,128} is the
+  /// paper's network.
+  static MlpParams init(int dim, const std::vector<int>& hidden, Activation act, uint64_t seed);
+  std::vector<int> hidden() const;      // widths of the hidden layers
+  int64_t parameter_count() const;
+  bool all_finite() const;
+};
+
+enum class Precision { Float, Double };
+
+class Mlp final : public ScoreModel {
+ public:
+  /// `spec` is what spec() returns (e.g. "model:assets/swissroll-simple.safetensors").
+  explicit Mlp(MlpParams params, std::string spec = "mlp");
+  int dim() const override { return params_.dim; }
+  std::string spec() const override { return spec_; }
+  /// Batched forward pass in the evaluation precision (Float by default: sampling speed).
+  void score(const Points& x, double t, Points& out) const override;
+  /// Value and derivatives in x up to order 3, always double.
+  void jet(const Points& x, double t, int order, ScoreJet& out) const override;
+
+  void set_precision(Precision p) { precision_ = p; }
+  Precision precision() const { return precision_; }
+  const MlpParams& params() const { return params_; }
+
+ private:
+  MlpParams params_;
+  std::vector<Eigen::MatrixXf> Wf_;     // float copies for the Float path
+  std::vector<Eigen::VectorXf> bf_;
+  std::string spec_;
+  Precision precision_ = Precision::Float;
+};
+
+}  // namespace diffpath

@@ -1,0 +1,37 @@
+#pragma once
+// Variance-preserving noise schedules (DESIGN §1.1): dx = f(t) x dt + g(t) dw,
+// α(t) = exp(∫₀ᵗ f), σ(t)² = 1 − α(t)², g² = −2f.
+#include <string>
+
+namespace diffpath {
+
+enum class ScheduleKind { Simple, Cosine, Linear };
+
+/// A schedule is a small value: copy it freely, compare it, change it live.
+struct Schedule {
+  ScheduleKind kind = ScheduleKind::Simple;
+  double beta_min = 0.0;   // Linear (and Simple ≡ Linear(0, 20))
+  double beta_max = 20.0;
+  double t_min = 0.01;
+  double t_max = 1.0;
+
+  static Schedule simple();                      // f = −10t, g² = 20t, α = exp(−5t²), [0.01, 1]
+  static Schedule cosine();                      // α = cos(πt/2), [0.01, 0.999]
+  static Schedule linear(double beta_min = 0.1, double beta_max = 20.0, double t_min = 1e-3,
+                         double t_max = 1.0);
+  /// "simple" | "cosine" | "linear[:bmin=..,bmax=..,tmin=..,tmax=..]"; tmin/tmax may also
+  /// override the paper's range for simple and cosine. Throws Error on anything else.
+  static Schedule parse(const std::string& spec);
+  /// Canonical spec, parse(spec()) == *this.
+  std::string spec() const;
+
+  double f(double t) const;        // drift coefficient
+  double g2(double t) const;       // squared diffusion
+  double alpha(double t) const;    // signal scale
+  double sigma2(double t) const;   // noise variance 1 − α², computed without cancellation
+  double sigma(double t) const;
+
+  bool operator==(const Schedule&) const = default;
+};
+
+}  // namespace diffpath
