@@ -1,0 +1,92 @@
+#include "diffpath/schedule.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <numbers>
+
+#include "diffpath/common.hpp"
+
+namespace diffpath {
+
+namespace {
+constexpr double kPi = std::numbers::pi;
+
+// ∫₀ᵗ β for the linear schedule: β_min t + (β_max − β_min) t²/2. log α = −B/2.
+double integrated_beta(const Schedule& s, double t) {
+  return s.beta_min * t + 0.5 * (s.beta_max - s.beta_min) * t * t;
+}
+}  // namespace
+
+Schedule Schedule::simple() { return {ScheduleKind::Simple, 0.0, 20.0, 0.01, 1.0}; }
+Schedule Schedule::cosine() { return {ScheduleKind::Cosine, 0.0, 0.0, 0.01, 0.999}; }
+Schedule Schedule::linear(double beta_min, double beta_max, double t_min, double t_max) {
+  return {ScheduleKind::Linear, beta_min, beta_max, t_min, t_max};
+}
+
+Schedule Schedule::parse(const std::string& text) {
+  const Spec spec = Spec::parse(text);
+  Schedule s;
+  if (spec.name == "simple") {
+    spec.expect_keys({"tmin", "tmax"});
+    s = simple();
+  } else if (spec.name == "cosine") {
+    spec.expect_keys({"tmin", "tmax"});
+    s = cosine();
+  } else if (spec.name == "linear") {
+    spec.expect_keys({"bmin", "bmax", "tmin", "tmax"});
+    s = linear(spec.number("bmin", 0.1), spec.number("bmax", 20.0));
+    if (s.beta_min < 0 || s.beta_max < s.beta_min)
+      throw Error("linear schedule needs 0 <= bmin <= bmax");
+  } else {
+    throw Error("unknown schedule '" + text + "' (use simple, cosine or linear:bmin=..,bmax=..)");
+  }
+  s.t_min = spec.number("tmin", s.t_min);
+  s.t_max = spec.number("tmax", s.t_max);
+  const double t_end = s.kind == ScheduleKind::Cosine ? 1.0 : INFINITY;
+  if (!(s.t_min > 0 && s.t_min < s.t_max && s.t_max < t_end + (t_end == 1.0 ? -1e-12 : 0)))
+    throw Error("schedule '" + text + "': need 0 < tmin < tmax" +
+                (s.kind == ScheduleKind::Cosine ? " < 1" : ""));
+  return s;
+}
+
+std::string Schedule::spec() const {
+  char buf[160];
+  const Schedule base = kind == ScheduleKind::Cosine ? cosine() : simple();
+  std::string range;
+  if (kind == ScheduleKind::Linear || t_min != base.t_min || t_max != base.t_max) {
+    std::snprintf(buf, sizeof buf, "tmin=%.17g,tmax=%.17g", t_min, t_max);
+    range = buf;
+  }
+  switch (kind) {
+    case ScheduleKind::Simple: return range.empty() ? "simple" : "simple:" + range;
+    case ScheduleKind::Cosine: return range.empty() ? "cosine" : "cosine:" + range;
+    case ScheduleKind::Linear:
+      std::snprintf(buf, sizeof buf, "linear:bmin=%.17g,bmax=%.17g,", beta_min, beta_max);
+      return buf + range;
+  }
+  return "simple";
+}
+
+double Schedule::f(double t) const {
+  if (kind == ScheduleKind::Cosine) return -0.5 * kPi * std::tan(0.5 * kPi * t);
+  return -0.5 * (beta_min + t * (beta_max - beta_min));
+}
+
+double Schedule::g2(double t) const { return -2.0 * f(t); }
+
+double Schedule::alpha(double t) const {
+  if (kind == ScheduleKind::Cosine) return std::cos(0.5 * kPi * t);
+  return std::exp(-0.5 * integrated_beta(*this, t));
+}
+
+double Schedule::sigma2(double t) const {
+  if (kind == ScheduleKind::Cosine) {
+    const double s = std::sin(0.5 * kPi * t);
+    return s * s;
+  }
+  return -std::expm1(-integrated_beta(*this, t));  // 1 − α², accurate for small t
+}
+
+double Schedule::sigma(double t) const { return std::sqrt(sigma2(t)); }
+
+}  // namespace diffpath
