@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+
+#include "diffpath/trainer.hpp"
 
 namespace diffpath::cli {
 
@@ -54,6 +57,31 @@ void ProgressBar::finish(const std::string& extra) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::fprintf(stderr, "%s%s done in %s %s%s\n", tty_ ? "\r" : "", label_.c_str(),
                format_seconds(elapsed).c_str(), extra.c_str(), tty_ ? "\x1b[K" : "");
+}
+
+double run_training(DsmTrainer& trainer, int64_t steps, const std::string& label,
+                    bool show_progress) {
+  ProgressBar bar(label, show_progress);
+  const auto start = std::chrono::steady_clock::now();
+  double smoothed = NAN;
+  for (int64_t i = 0; i < steps; ++i) {
+    const double loss = trainer.step();
+    // Rollbacks return NaN: keep the average over the good steps only.
+    if (std::isfinite(loss)) smoothed = std::isfinite(smoothed) ? 0.99 * smoothed + 0.01 * loss : loss;
+    if ((i & 15) == 0 || i + 1 == steps) {
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      char extra[128];
+      std::snprintf(extra, sizeof extra, "step %lld/%lld  loss %.4f  %.0f steps/s",
+                    (long long)(i + 1), (long long)steps, smoothed, (i + 1) / std::max(secs, 1e-9));
+      bar.update(double(i + 1) / double(steps), extra);
+    }
+  }
+  char extra[96];
+  std::snprintf(extra, sizeof extra, "(loss %.4f, %lld rollbacks)", smoothed,
+                (long long)trainer.rollbacks());
+  bar.finish(extra);
+  return smoothed;
 }
 
 }  // namespace diffpath::cli

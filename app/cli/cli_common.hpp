@@ -4,7 +4,12 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <chrono>
+#include <cstdint>
 #include <string>
+
+namespace diffpath {
+class DsmTrainer;
+}
 
 namespace diffpath::cli {
 
@@ -36,5 +41,10 @@ class ProgressBar {
   bool enabled_, tty_, finished_ = false;
   std::chrono::steady_clock::time_point start_, last_;
 };
+
+/// Runs `steps` Adam steps of `trainer` with a progress bar (loss, steps/s, ETA) on stderr.
+/// Returns the smoothed loss at the end. Shared by `train` and `table`.
+double run_training(DsmTrainer& trainer, int64_t steps, const std::string& label,
+                    bool show_progress = true);
 
 }  // namespace diffpath::cli

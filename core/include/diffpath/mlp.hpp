@@ -30,6 +30,9 @@ struct MlpParams {
   std::vector<int> hidden() const;      // widths of the hidden layers
   int64_t parameter_count() const;
   bool all_finite() const;
+  /// Throws Error unless the layer chain is consistent: W[0] is h₁ × (d + 1), each W[i] takes
+  /// the previous layer's outputs, b[i] matches W[i]'s rows, the last layer has d outputs.
+  void validate() const;
 };
 
 enum class Precision { Float, Double };

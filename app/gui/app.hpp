@@ -1,0 +1,87 @@
+#pragma once
+// The composition root of the desktop app: the session (data, model, workers), the viewport,
+// the charts and the small UI state, laid out in one window. It also carries out script
+// commands (ScriptHost), so scripted runs go through exactly the code a click does.
+#include <memory>
+#include <string>
+
+#include "charts.hpp"
+#include "experiment.hpp"
+#include "playback.hpp"
+#include "script.hpp"
+#include "session.hpp"
+#include "viewport.hpp"
+
+namespace diffpath::gui {
+
+/// UI state of the η control.
+struct EtaControl {
+  bool fine = false;      // slider on [0, 0.2], where the paper looks
+  EtaSweep sweep;
+};
+
+class App final : public ScriptHost {
+ public:
+  App(const Experiment& initial, bool autostart_training);
+  ~App() override;
+
+  /// Compiles shaders etc.; needs the GL context. Problems are shown in the window.
+  void init_graphics();
+  /// One frame of UI: advances animations, polls the session, draws every panel.
+  void frame(int window_w, int window_h, double dt);
+
+  // ScriptHost
+  void run_command(const ScriptCommand& c) override;
+  bool poll_wait(const ScriptCommand& c, bool first) override;
+
+  /// Set by the `screenshot` command; main captures the window after rendering this frame.
+  std::string take_screenshot_request();
+  bool quit_requested() const { return quit_; }
+  void set_status(std::string s) { status_ = std::move(s); }
+  Session& session() { return *session_; }
+
+  // Exports (also behind the export panel). Throw diffpath::Error.
+  void export_chart(const std::string& name, const std::string& path);
+  void export_csv(const std::string& kind, const std::string& path);
+  void export_viewport(const std::string& path);
+
+ private:
+  void apply(const Experiment& next);
+  void set_field(const std::string& key, const std::string& value);
+  void draw_controls(float w, float h);
+  void draw_viewport(float x, float w, float h);
+  void draw_charts(float x, float w, float h);
+  void draw_status(float y, float w, float h);
+  void experiment_panel();
+  void model_panel();
+  void eta_panel(double dt);
+  void view_panel();
+  void export_panel();
+
+  std::unique_ptr<Session> session_;
+  Experiment edit_;            // the experiment as edited in the panels
+  Viewport viewport_;
+  ViewportOptions view_opt_;
+  Charts charts_;
+  Playback playback_;
+  EtaControl eta_;
+  std::string status_;
+  std::string screenshot_request_;
+  bool quit_ = false;
+  bool graphics_ready_ = false;
+  std::string fit_for_data_;   // data spec the camera was last fitted to
+
+  // Script wait bookkeeping.
+  int64_t wait_steps_target_ = 0;
+  int frames_left_ = 0;
+  uint64_t wait_model_version_ = 0;
+  uint64_t w2_target_ = 0;
+
+  // Text fields of the panels.
+  char csv_path_[512] = "";
+  char preset_path_[512] = "diffpath-preset.json";
+  char checkpoint_path_[512] = "diffpath-model.safetensors";
+  char export_dir_[512] = "diffpath-export";
+};
+
+}  // namespace diffpath::gui

@@ -1,0 +1,52 @@
+#pragma once
+// The charts of the app. Each chart is a core Figure (figure.hpp) built from the session's
+// published results; the same Figure is rendered by Cairo into a texture for the screen and
+// into PNG/SVG/PDF for export, so what you see is what you export.
+#include <array>
+#include <optional>
+#include <string>
+
+#include "gl_util.hpp"
+#include "session.hpp"
+
+namespace diffpath {
+struct Figure;
+}
+
+namespace diffpath::gui {
+
+enum class ChartId { Loss, NllStep, NllEta, W2, Action, CMap };
+inline constexpr int kChartCount = 6;
+const char* chart_name(ChartId id);    // "loss", "nll-step", "nll-eta", "w2", "action", "c-map"
+const char* chart_title(ChartId id);
+std::optional<ChartId> parse_chart_name(const std::string& name);
+
+class Charts {
+ public:
+  /// Rebuilds the figures whose inputs changed and re-renders their textures (at most a few
+  /// times per second while results stream in). Needs the GL context.
+  void update(const Session& s, double eta, int width_px, int height_px, double now_seconds);
+  /// Draws chart `id` as an image of `size` (or a placeholder until it has data).
+  void draw(ChartId id, float width, float height) const;
+  /// Writes chart `id` with the current results (.png, .svg or .pdf). Throws Error.
+  void export_chart(ChartId id, const Session& s, double eta, const std::string& path,
+                    int width = 900, int height = 600) const;
+  void release();
+
+ private:
+  struct Slot {
+    Texture texture;
+    std::string signature;    // what the rendered texture shows (versions, η, size)
+    double rendered_at = -1.0;
+    bool has_data = false;
+  };
+  std::array<Slot, kChartCount> slots_;
+};
+
+/// The figure of chart `id` for the current results; has_data = false when there is nothing
+/// to plot yet (the figure then carries a note saying what it waits for).
+Figure build_chart(ChartId id, const Session& s, double eta, bool& has_data);
+/// A short string that changes whenever the chart's inputs change.
+std::string chart_signature(ChartId id, const Session& s, double eta);
+
+}  // namespace diffpath::gui

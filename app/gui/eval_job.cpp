@@ -1,0 +1,30 @@
+#include "eval_job.hpp"
+
+#include "diffpath/ground_truth.hpp"
+
+namespace diffpath::gui {
+
+std::unique_ptr<EvalJob> make_eval_job() {
+  return std::make_unique<EvalJob>([](const EvalRequest& req, JobContext<EvalResult>& ctx) {
+    if (!req.model) return;
+    auto res = std::make_shared<EvalResult>();
+    res->summary = evaluate_likelihood(*req.model, req.schedule, req.x0, req.options,
+                                       ctx.cancel_flag(), [&](double f) { ctx.progress(f); });
+    if (res->summary.cancelled) return;
+    res->x0 = req.x0;
+    res->model_version = req.model_version;
+    res->step = req.step;
+    res->reference = req.reference;
+    if (req.gaussian_truth) {
+      // 41 points on [0, 1]: the curve is smooth (moments follow linear ODEs in η).
+      for (int i = 0; i <= 40; ++i) {
+        const double eta = i / 40.0;
+        res->exact_eta.push_back(eta);
+        res->exact_nll.push_back(gaussian_nll(req.gaussian, req.schedule, eta));
+      }
+    }
+    ctx.publish(std::move(res));
+  });
+}
+
+}  // namespace diffpath::gui

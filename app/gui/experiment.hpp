@@ -1,0 +1,77 @@
+#pragma once
+// The experiment a person sets up in the window: a small value type. Panels edit a copy; the
+// session compares old and new values to decide which background work to restart. Presets
+// are this value as JSON.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "diffpath/common.hpp"
+#include "diffpath/schedule.hpp"
+
+namespace diffpath::gui {
+
+/// Mlp: trained live; Exact: the data's exact (mixture or empirical) score; Gaussian: linear
+/// score with error knobs; Checkpoint: a fixed network loaded from a safetensors file.
+enum class ModelKind { Mlp, Exact, Gaussian, Checkpoint };
+const char* model_kind_name(ModelKind k);  // "mlp" | "exact" | "gaussian" | "checkpoint"
+ModelKind parse_model_kind(const std::string& s);  // throws Error
+
+/// Trail colouring in the viewport.
+enum class TrailColor { Time, Action };
+
+struct Experiment {
+  // Data: a core data-set spec ("swissroll", "csv:PATH", ...) or "drawn" (points painted on
+  // the canvas, kept in `drawn`).
+  std::string data = "25gaussians";
+  Points drawn = Points(2, 0);
+  int n_data = 3000;
+  uint64_t data_seed = 0;
+
+  Schedule schedule = Schedule::simple();
+
+  // Score model. Gaussian: the data become N(gauss_m, gauss_v I) in 2D and the score is the
+  // linear one with deliberate errors eps (variance) and delta (mean), DESIGN §1.7.
+  ModelKind model = ModelKind::Mlp;
+  double gauss_m = 0.0, gauss_v = 0.25, gauss_eps = 0.2, gauss_delta = 0.1;
+  std::string checkpoint;   // Checkpoint: path of the .safetensors file
+
+  // Training (MLP).
+  double lr = 1e-3;
+  int batch = 512;
+  int width = 128;
+  int depth = 3;
+  uint64_t train_seed = 0;
+
+  // Sampling (the viewport) — common random numbers: fixed seed ⇒ η morphs each path.
+  double eta = 1.0;
+  uint64_t seed = 0;
+  int particles = 3000;
+  int steps = 500;
+  int frame_stride = 5;   // keep every k-th step for the scrubber and trails
+  int trail_every = 12;   // draw the trail of every k-th particle
+
+  // Evaluation (NLL(0), E[−c] per snapshot).
+  int eval_points = 200;
+  double eval_rtol = 1e-3;
+
+  /// The data spec the core sees (resolves the Gaussian model's data set).
+  std::string data_spec() const;
+  /// The score-model spec for the analytic kinds ("exact:..." / "gaussian:...").
+  std::string analytic_model_spec() const;
+
+  // Which parts of the pipeline a change invalidates.
+  bool same_data(const Experiment& o) const;
+  bool same_training(const Experiment& o) const;   // data, schedule, architecture, batch (not lr)
+  bool same_model(const Experiment& o) const;      // same score model (kind + knobs + training)
+  bool same_sampling(const Experiment& o) const;   // model + η, seed, particles, steps, stride
+};
+
+nlohmann::json to_json(const Experiment& e);
+/// Missing keys keep their defaults; wrong types or values throw Error naming the key.
+Experiment experiment_from_json(const nlohmann::json& j);
+void save_preset(const Experiment& e, const std::string& path);
+Experiment load_preset(const std::string& path);
+
+}  // namespace diffpath::gui

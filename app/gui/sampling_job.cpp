@@ -1,0 +1,60 @@
+#include "sampling_job.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+namespace diffpath::gui {
+namespace {
+
+// 2nd and 98th percentiles: a few extreme actions must not wash out the colour scale.
+void action_range(const Vec& a, double& lo, double& hi) {
+  if (a.size() == 0) {
+    lo = 0;
+    hi = 1;
+    return;
+  }
+  std::vector<double> v(a.data(), a.data() + a.size());
+  std::sort(v.begin(), v.end());
+  lo = v[size_t(0.02 * double(v.size() - 1))];
+  hi = v[size_t(0.98 * double(v.size() - 1))];
+  if (!(hi > lo)) hi = lo + 1e-12;
+}
+
+std::shared_ptr<SampleView> run_pass(const SampleRequest& req, int n, bool coarse,
+                                     JobContext<SampleView>& ctx) {
+  SamplerOptions opt = req.options;
+  opt.n = n;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto view = std::make_shared<SampleView>();
+  view->result = sample(*req.model, req.schedule, opt, ctx.cancel_flag(), [&](double f) {
+    ctx.progress(coarse ? 0.1 * f : 0.1 + 0.9 * f);
+  });
+  view->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  view->schedule = req.schedule;
+  view->eta = opt.eta;
+  view->seed = opt.seed;
+  view->model_version = req.model_version;
+  view->coarse = coarse;
+  action_range(view->result.action, view->action_lo, view->action_hi);
+  return view;
+}
+
+}  // namespace
+
+std::unique_ptr<SamplingJob> make_sampling_job() {
+  return std::make_unique<SamplingJob>([](const SampleRequest& req, JobContext<SampleView>& ctx) {
+    if (!req.model) return;
+    const int n = req.options.n;
+    if (req.coarse_particles < n) {
+      auto coarse = run_pass(req, req.coarse_particles, true, ctx);
+      if (coarse->result.cancelled) return;
+      ctx.publish(std::move(coarse));
+    }
+    auto full = run_pass(req, n, false, ctx);
+    if (full->result.cancelled) return;
+    ctx.publish(std::move(full));
+  });
+}
+
+}  // namespace diffpath::gui

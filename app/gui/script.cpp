@@ -1,0 +1,114 @@
+#include "script.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "diffpath/common.hpp"
+
+namespace diffpath::gui {
+namespace {
+
+// Command name → allowed argument counts (min, max).
+const std::map<std::string, std::pair<int, int>>& command_table() {
+  static const std::map<std::string, std::pair<int, int>> t = {
+      {"load-preset", {1, 1}},   {"save-preset", {1, 1}},    {"set", {2, 2}},
+      {"train-steps", {1, 1}},   {"start-training", {0, 0}}, {"pause-training", {0, 0}},
+      {"reset-training", {0, 0}}, {"wait-sample", {0, 0}},   {"wait-eval", {0, 0}},
+      {"w2-sweep", {0, 0}},      {"wait-w2", {0, 0}},        {"play", {0, 0}},
+      {"export-chart", {2, 2}},  {"export-csv", {2, 2}},     {"export-viewport", {1, 1}},
+      {"screenshot", {1, 1}},    {"frames", {1, 1}},         {"timeout", {1, 1}},
+      {"quit", {0, 0}},
+  };
+  return t;
+}
+
+}  // namespace
+
+std::string ScriptCommand::text() const {
+  std::string s = name;
+  for (const auto& a : args) s += " " + a;
+  return s;
+}
+
+bool is_blocking(const std::string& name) {
+  return name == "wait-sample" || name == "wait-eval" || name == "wait-w2" ||
+         name == "train-steps" || name == "frames";
+}
+
+std::vector<ScriptCommand> parse_script(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot open script " + path);
+  std::vector<ScriptCommand> out;
+  std::string line;
+  for (int no = 1; std::getline(in, line); ++no) {
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::istringstream ss(line);
+    ScriptCommand c;
+    c.line = no;
+    if (!(ss >> c.name)) continue;
+    for (std::string w; ss >> w;) c.args.push_back(w);
+    const auto it = command_table().find(c.name);
+    if (it == command_table().end())
+      throw Error(path + ":" + std::to_string(no) + ": unknown command '" + c.name + "'");
+    const int n = int(c.args.size());
+    if (n < it->second.first || n > it->second.second)
+      throw Error(path + ":" + std::to_string(no) + ": '" + c.name + "' takes " +
+                  std::to_string(it->second.first) + (it->second.first == it->second.second
+                                                          ? ""
+                                                          : "–" + std::to_string(it->second.second)) +
+                  " argument(s)");
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+ScriptRunner::ScriptRunner(std::vector<ScriptCommand> commands, std::string name)
+    : commands_(std::move(commands)), name_(std::move(name)) {}
+
+bool ScriptRunner::step(ScriptHost& host, double now) {
+  while (!done_ && next_ < commands_.size()) {
+    const ScriptCommand& c = commands_[next_];
+    current_ = c.text();
+    const std::string where = name_ + ":" + std::to_string(c.line) + ": " + c.text();
+    try {
+      if (c.name == "quit") {
+        done_ = true;
+        break;
+      }
+      if (c.name == "timeout") {
+        timeout_ = parse_number(c.args[0], "timeout");
+        ++next_;
+        continue;
+      }
+      if (is_blocking(c.name)) {
+        const bool first = !waiting_;
+        if (first) {
+          waiting_ = true;
+          wait_started_ = now;
+          std::fprintf(stderr, "[script] %s\n", where.c_str());
+        }
+        if (!host.poll_wait(c, first)) {
+          if (now - wait_started_ > timeout_)
+            throw Error("timed out after " + std::to_string(int(timeout_)) + " s");
+          return true;  // come back next frame
+        }
+        waiting_ = false;
+        ++next_;
+        continue;
+      }
+      std::fprintf(stderr, "[script] %s\n", where.c_str());
+      host.run_command(c);
+      ++next_;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "[script] error: %s: %s\n", where.c_str(), e.what());
+      exit_code_ = 1;
+      done_ = true;
+    }
+  }
+  if (next_ >= commands_.size()) done_ = true;
+  return !done_;
+}
+
+}  // namespace diffpath::gui

@@ -1,0 +1,130 @@
+#pragma once
+// The running experiment: its data, the current score model (a live-training MLP or an
+// analytic/loaded one) and the background workers that turn them into pictures — sampler,
+// evaluator, W2 sweep. The GUI thread calls tick() once per frame; nothing here blocks on
+// numerics. Results are immutable snapshots (shared_ptr<const ...>).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "diffpath/score_model.hpp"
+#include "diffpath/trainer.hpp"
+#include "eval_job.hpp"
+#include "experiment.hpp"
+#include "sampling_job.hpp"
+#include "w2_job.hpp"
+
+namespace diffpath::gui {
+
+/// NLL(0) and E[−c] of one snapshot, for the "vs training step" chart.
+struct EvalRecord {
+  int64_t step = 0;
+  double nll = 0, nll_se = 0, wkb = 0, wkb_se = 0;
+};
+
+class Session {
+ public:
+  /// Sets up `initial`; a bad initial experiment falls back to the default one (error() says
+  /// why). Training starts at once when `autostart`.
+  explicit Session(const Experiment& initial, bool autostart = true);
+  ~Session();
+
+  const Experiment& experiment() const { return exp_; }
+  /// Switches to `next`, restarting only what it invalidates. On bad input (unreadable CSV,
+  /// bad checkpoint, ...) keeps the previous experiment, sets error() and returns false.
+  bool apply(const Experiment& next);
+  /// Once per frame: picks up new model snapshots and results, feeds the workers.
+  void tick();
+
+  // ---- data and model
+  const Points& data() const { return data_; }
+  const Points& eval_points() const { return eval_x_; }
+  ScoreModelPtr model() const { return model_; }
+  uint64_t model_version() const { return model_version_; }
+  int64_t model_step() const { return model_step_; }
+  bool training_model() const { return exp_.model == ModelKind::Mlp; }
+
+  // ---- training (MLP only; no-ops otherwise)
+  void start_training();
+  void pause_training();
+  void reset_training();
+  /// Makes sure at least n more steps run; returns the step count to wait for.
+  int64_t train_more(int64_t n);
+  /// Brief status, refreshed every tick; the loss history is refreshed a few times a second.
+  const TrainerStatus& trainer_status() const { return status_; }
+  const std::vector<LossPoint>& loss_history() const { return status_.history; }
+  void save_checkpoint(const std::string& path) const;  // throws Error
+
+  // ---- results
+  std::shared_ptr<const SampleView> sample() const { return sampling_->latest(); }
+  double sampling_progress() const { return sampling_->progress(); }
+  bool sampling_busy() const { return sampling_->busy() || resample_pending_; }
+  /// True when the newest full-resolution sample matches the current experiment and model.
+  bool sample_settled() const;
+
+  std::shared_ptr<const EvalResult> evaluation() const { return eval_latest_; }
+  std::shared_ptr<const EvalResult> reference_evaluation() const { return eval_reference_; }
+  const std::vector<EvalRecord>& eval_history() const { return eval_history_; }
+  double eval_progress() const { return evaluator_->progress(); }
+  bool eval_busy() const { return evaluator_->busy(); }
+  /// Number of evaluations finished so far (the script's wait-eval waits for it to grow).
+  uint64_t evaluations_done() const { return evaluations_done_; }
+  /// Exact NLL(η) when a closed form exists (Gaussian model), else NaN.
+  double exact_nll(double eta) const;
+  bool has_exact_nll() const { return exp_.model == ModelKind::Gaussian; }
+
+  void request_w2_sweep();
+  std::shared_ptr<const W2Result> w2() const { return w2_->latest(); }
+  double w2_progress() const { return w2_->progress(); }
+  bool w2_busy() const { return w2_->busy(); }
+  uint64_t w2_done() const { return w2_->completed(); }
+
+  void cancel_background_work();
+
+  // ---- messages for the status line
+  const std::string& error() const { return error_; }
+  void set_error(std::string e) { error_ = std::move(e); }
+  void clear_error() { error_.clear(); }
+
+ private:
+  void rebuild_data(const Experiment& e);          // throws Error
+  void rebuild_model(const Experiment& e, bool autostart);  // throws Error
+  TrainConfig train_config(const Experiment& e) const;
+  void set_model(ScoreModelPtr m, int64_t step);
+  void submit_sample();
+  void submit_eval();
+  void poll_trainer();
+  void poll_evaluator();
+
+  Experiment exp_;
+  Points data_ = Points(2, 0);
+  Points eval_x_ = Points(2, 0);
+
+  std::unique_ptr<BackgroundTrainer> trainer_;
+  TrainerStatus status_;
+  double last_history_refresh_ = -1.0;
+  uint64_t seen_snapshot_ = 0;
+
+  ScoreModelPtr model_;
+  ScoreModelPtr reference_;        // exact mixture score next to a trained MLP (if any)
+  uint64_t model_version_ = 0;
+  int64_t model_step_ = 0;
+
+  std::unique_ptr<SamplingJob> sampling_;
+  std::unique_ptr<EvalJob> evaluator_;
+  std::unique_ptr<W2Job> w2_;
+  uint64_t sample_request_id_ = 0;   // model_version_ and experiment at the last submit
+  Experiment sampled_exp_;
+  bool resample_pending_ = false;
+  uint64_t evaluated_version_ = 0;   // model version of the last submitted evaluation
+  bool reference_pending_ = false;
+  uint64_t seen_eval_ = 0;
+  uint64_t evaluations_done_ = 0;
+  std::shared_ptr<const EvalResult> eval_latest_, eval_reference_;
+  std::vector<EvalRecord> eval_history_;
+
+  std::string error_;
+};
+
+}  // namespace diffpath::gui

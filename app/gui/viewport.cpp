@@ -1,0 +1,385 @@
+#include "viewport.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "diffpath/rng.hpp"
+
+namespace diffpath::gui {
+namespace {
+
+// Palette: a dark, neutral background so both the viridis trails and the orange particles
+// stand out; data in a light slate so it reads as "reference", not "result".
+constexpr float kBackground[4] = {0.075f, 0.082f, 0.102f, 1.0f};
+constexpr float kParticle[4] = {1.0f, 0.62f, 0.11f, 0.9f};
+constexpr float kData[4] = {0.55f, 0.78f, 1.0f, 0.35f};
+
+// Index f of the frame interval [times[f], times[f+1]] (times decreasing) containing t, and
+// the interpolation weight w of frame f+1.
+void locate(const std::vector<double>& times, double t, size_t& f, double& w) {
+  const size_t n = times.size();
+  if (n < 2 || t >= times.front()) {
+    f = 0;
+    w = 0.0;
+    return;
+  }
+  if (t <= times.back()) {
+    f = n - 2;
+    w = 1.0;
+    return;
+  }
+  // First index whose time is < t (times are strictly decreasing).
+  auto it = std::upper_bound(times.begin(), times.end(), t, [](double a, double b) { return a > b; });
+  const size_t hi = size_t(it - times.begin());
+  f = hi - 1;
+  const double t0 = times[f], t1 = times[hi];
+  w = (t0 - t) / (t0 - t1);
+}
+
+GLuint make_vao(GLuint& vbo) {
+  GLuint vao = 0;
+  glGenVertexArrays(1, &vao);
+  glGenBuffers(1, &vbo);
+  return vao;
+}
+
+}  // namespace
+
+Viewport::~Viewport() {
+  // GL objects die with the context; main destroys the viewport while it is still current.
+  if (!ready_) return;
+  GLuint vaos[] = {vao_particles_, vao_data_, vao_trails_, vao_lines_};
+  GLuint vbos[] = {vbo_particles_, vbo_data_, vbo_trails_, vbo_lines_};
+  glDeleteVertexArrays(4, vaos);
+  glDeleteBuffers(4, vbos);
+  glDeleteProgram(prog_particles_);
+  glDeleteProgram(prog_trails_);
+  glDeleteProgram(prog_lines_);
+  target_.release();
+}
+
+bool Viewport::init() {
+  prog_particles_ = load_program("particles", error_);
+  if (prog_particles_) prog_trails_ = load_program("trails", error_);
+  if (prog_trails_) prog_lines_ = load_program("lines", error_);
+  if (!prog_lines_) return false;
+
+  vao_particles_ = make_vao(vbo_particles_);
+  vao_data_ = make_vao(vbo_data_);
+  for (auto [vao, vbo] : {std::pair{vao_particles_, vbo_particles_}, std::pair{vao_data_, vbo_data_}}) {
+    glBindVertexArray(vao);
+    glBindBuffer(GL_ARRAY_BUFFER, vbo);
+    glEnableVertexAttribArray(0);
+    glVertexAttribPointer(0, 2, GL_FLOAT, GL_FALSE, 2 * sizeof(float), nullptr);
+  }
+  vao_trails_ = make_vao(vbo_trails_);
+  glBindVertexArray(vao_trails_);
+  glBindBuffer(GL_ARRAY_BUFFER, vbo_trails_);
+  for (int a = 0; a < 3; ++a) glEnableVertexAttribArray(a);
+  glVertexAttribPointer(0, 2, GL_FLOAT, GL_FALSE, 4 * sizeof(float), nullptr);
+  glVertexAttribPointer(1, 1, GL_FLOAT, GL_FALSE, 4 * sizeof(float), (void*)(2 * sizeof(float)));
+  glVertexAttribPointer(2, 1, GL_FLOAT, GL_FALSE, 4 * sizeof(float), (void*)(3 * sizeof(float)));
+  vao_lines_ = make_vao(vbo_lines_);
+  glBindVertexArray(vao_lines_);
+  glBindBuffer(GL_ARRAY_BUFFER, vbo_lines_);
+  glEnableVertexAttribArray(0);
+  glEnableVertexAttribArray(1);
+  glVertexAttribPointer(0, 2, GL_FLOAT, GL_FALSE, 6 * sizeof(float), nullptr);
+  glVertexAttribPointer(1, 4, GL_FLOAT, GL_FALSE, 6 * sizeof(float), (void*)(2 * sizeof(float)));
+  glBindVertexArray(0);
+  ready_ = true;
+  return true;
+}
+
+void Viewport::set_data(const Points& data) {
+  if (!ready_) return;
+  std::vector<float> v(size_t(data.cols()) * 2);
+  for (int i = 0; i < data.cols(); ++i) {
+    v[2 * i] = float(data(0, i));
+    v[2 * i + 1] = float(data(1, i));
+  }
+  glBindBuffer(GL_ARRAY_BUFFER, vbo_data_);
+  glBufferData(GL_ARRAY_BUFFER, GLsizeiptr(v.size() * sizeof(float)), v.data(), GL_STATIC_DRAW);
+  data_count_ = int(data.cols());
+}
+
+void Viewport::fit(const Points& data) {
+  if (data.cols() == 0) return;
+  const Eigen::Vector2d lo = data.rowwise().minCoeff(), hi = data.rowwise().maxCoeff();
+  camera.cx = 0.5 * (lo.x() + hi.x());
+  camera.cy = 0.5 * (lo.y() + hi.y());
+  // The prior N(0, I) at Tmax spans ±2.5: keep it in view too.
+  camera.half_height = std::max({0.6 * (hi.y() - lo.y()), 0.6 * (hi.x() - lo.x()), 2.2});
+}
+
+void Viewport::set_sample(std::shared_ptr<const SampleView> s, int trail_every) {
+  if (!ready_ || (s == sample_ && trail_every == trail_every_)) return;
+  sample_ = std::move(s);
+  trail_every_ = std::max(1, trail_every);
+  uploaded_for_ = nullptr;
+  hovered_particle_ = -1;
+  trail_first_.clear();
+  trail_count_.clear();
+  if (!sample_ || sample_->result.frames.size() < 2) return;
+  const auto& frames = sample_->result.frames;
+  const auto& times = sample_->result.frame_times;
+  const auto& action = sample_->result.action;
+  const int n = int(frames.front().cols());
+  const int nf = int(frames.size());
+  const double lo = sample_->action_lo, span = sample_->action_hi - sample_->action_lo;
+  std::vector<float> v;
+  v.reserve(size_t(n / trail_every_ + 1) * nf * 4);
+  for (int p = 0; p < n; p += trail_every_) {
+    const float a = action.size() == n ? float(std::clamp((action[p] - lo) / span, 0.0, 1.0)) : 0.5f;
+    trail_first_.push_back(GLint(v.size() / 4));
+    for (int f = 0; f < nf; ++f) {
+      v.push_back(float(frames[f](0, p)));
+      v.push_back(float(frames[f](1, p)));
+      v.push_back(float(times[f]));
+      v.push_back(a);
+    }
+    trail_count_.push_back(nf);
+  }
+  glBindBuffer(GL_ARRAY_BUFFER, vbo_trails_);
+  glBufferData(GL_ARRAY_BUFFER, GLsizeiptr(v.size() * sizeof(float)), v.data(), GL_STATIC_DRAW);
+}
+
+void Viewport::upload_particles(double t_now) {
+  if (!sample_ || (uploaded_for_ == sample_.get() && uploaded_t_ == t_now)) return;
+  const auto& r = sample_->result;
+  const int n = int(r.samples.cols());
+  particles_now_.resize(size_t(n) * 2);
+  if (r.frames.size() >= 2) {
+    size_t f;
+    double w;
+    locate(r.frame_times, t_now, f, w);
+    const Points& a = r.frames[f];
+    const Points& b = r.frames[f + 1];
+    for (int i = 0; i < n; ++i) {
+      particles_now_[2 * i] = float((1 - w) * a(0, i) + w * b(0, i));
+      particles_now_[2 * i + 1] = float((1 - w) * a(1, i) + w * b(1, i));
+    }
+  } else {
+    for (int i = 0; i < n; ++i) {
+      particles_now_[2 * i] = float(r.samples(0, i));
+      particles_now_[2 * i + 1] = float(r.samples(1, i));
+    }
+  }
+  glBindBuffer(GL_ARRAY_BUFFER, vbo_particles_);
+  glBufferData(GL_ARRAY_BUFFER, GLsizeiptr(particles_now_.size() * sizeof(float)),
+               particles_now_.data(), GL_STREAM_DRAW);
+  uploaded_for_ = sample_.get();
+  uploaded_t_ = t_now;
+}
+
+void Viewport::set_view_uniforms(GLuint prog) const {
+  const double aspect = double(target_.width) / std::max(1, target_.height);
+  const double sy = 1.0 / camera.half_height, sx = sy / aspect;
+  glUniform2f(glGetUniformLocation(prog, "u_scale"), float(sx), float(sy));
+  glUniform2f(glGetUniformLocation(prog, "u_offset"), float(-camera.cx * sx), float(-camera.cy * sy));
+}
+
+void Viewport::render(double t_now, const ViewportOptions& opt) {
+  target_.bind_for_drawing();
+  glClearColor(kBackground[0], kBackground[1], kBackground[2], kBackground[3]);
+  glClear(GL_COLOR_BUFFER_BIT);
+  glEnable(GL_BLEND);
+  glBlendFunc(GL_SRC_ALPHA, GL_ONE_MINUS_SRC_ALPHA);
+  glEnable(GL_PROGRAM_POINT_SIZE);
+  glEnable(GL_MULTISAMPLE);
+
+  // Axes through the origin: a faint reference for pan/zoom.
+  {
+    const float L = 1e4f, c = 0.22f;
+    const float axes[] = {-L, 0, c, c, c, 1, L, 0, c, c, c, 1, 0, -L, c, c, c, 1, 0, L, c, c, c, 1};
+    glUseProgram(prog_lines_);
+    set_view_uniforms(prog_lines_);
+    glBindVertexArray(vao_lines_);
+    glBindBuffer(GL_ARRAY_BUFFER, vbo_lines_);
+    glBufferData(GL_ARRAY_BUFFER, sizeof axes, axes, GL_STREAM_DRAW);
+    glDrawArrays(GL_LINES, 0, 4);
+  }
+  if (opt.show_data && data_count_ > 0) {
+    glUseProgram(prog_particles_);
+    set_view_uniforms(prog_particles_);
+    glUniform1f(glGetUniformLocation(prog_particles_, "u_size"), std::max(2.0f, opt.particle_size - 0.5f));
+    glUniform4fv(glGetUniformLocation(prog_particles_, "u_color"), 1, kData);
+    glBindVertexArray(vao_data_);
+    glDrawArrays(GL_POINTS, 0, data_count_);
+  }
+  if (opt.show_trails && sample_ && !trail_first_.empty()) {
+    glUseProgram(prog_trails_);
+    set_view_uniforms(prog_trails_);
+    glUniform1f(glGetUniformLocation(prog_trails_, "u_t_now"), float(t_now));
+    glUniform1f(glGetUniformLocation(prog_trails_, "u_t_min"), float(sample_->schedule.t_min));
+    glUniform1f(glGetUniformLocation(prog_trails_, "u_t_max"), float(sample_->schedule.t_max));
+    glUniform1i(glGetUniformLocation(prog_trails_, "u_mode"), opt.trail_color == TrailColor::Time ? 0 : 1);
+    glUniform1f(glGetUniformLocation(prog_trails_, "u_alpha"), opt.trail_alpha);
+    glBindVertexArray(vao_trails_);
+    glMultiDrawArrays(GL_LINE_STRIP, trail_first_.data(), trail_count_.data(), GLsizei(trail_first_.size()));
+  }
+  if (opt.show_particles && sample_) {
+    upload_particles(t_now);
+    glUseProgram(prog_particles_);
+    set_view_uniforms(prog_particles_);
+    glUniform1f(glGetUniformLocation(prog_particles_, "u_size"), opt.particle_size);
+    glUniform4fv(glGetUniformLocation(prog_particles_, "u_color"), 1, kParticle);
+    glBindVertexArray(vao_particles_);
+    glDrawArrays(GL_POINTS, 0, GLsizei(particles_now_.size() / 2));
+  }
+  // The hovered particle's whole path, white, and the particle itself enlarged.
+  if (sample_ && hovered_particle_ >= 0 && hovered_particle_ < sample_->particles()) {
+    const auto& frames = sample_->result.frames;
+    std::vector<float> v;
+    for (const Points& f : frames) {
+      const float p[] = {float(f(0, hovered_particle_)), float(f(1, hovered_particle_)), 1, 1, 1, 0.95f};
+      v.insert(v.end(), p, p + 6);
+    }
+    glUseProgram(prog_lines_);
+    set_view_uniforms(prog_lines_);
+    glBindVertexArray(vao_lines_);
+    glBindBuffer(GL_ARRAY_BUFFER, vbo_lines_);
+    glBufferData(GL_ARRAY_BUFFER, GLsizeiptr(v.size() * sizeof(float)), v.data(), GL_STREAM_DRAW);
+    glDrawArrays(GL_LINE_STRIP, 0, GLsizei(v.size() / 6));
+  }
+  glBindVertexArray(0);
+  glUseProgram(0);
+  target_.resolve();
+}
+
+ImVec2 Viewport::to_screen(double x, double y, ImVec2 origin, ImVec2 size) const {
+  const double k = size.y / (2.0 * camera.half_height);
+  return ImVec2(float(origin.x + size.x * 0.5 + (x - camera.cx) * k),
+                float(origin.y + size.y * 0.5 - (y - camera.cy) * k));
+}
+
+void Viewport::handle_mouse(ImVec2 origin, ImVec2 size, const ViewportOptions& opt,
+                            ViewportOutput& out) {
+  ImGuiIO& io = ImGui::GetIO();
+  out.hovered = ImGui::IsItemHovered();
+  hovered_particle_ = -1;
+  hovered_eval_ = -1;
+  if (!out.hovered) return;
+  const double k = size.y / (2.0 * camera.half_height);  // pixels per world unit
+  const double mx = camera.cx + (io.MousePos.x - origin.x - size.x * 0.5) / k;
+  const double my = camera.cy - (io.MousePos.y - origin.y - size.y * 0.5) / k;
+
+  // Zoom about the cursor: the world point under the mouse stays put.
+  if (io.MouseWheel != 0.0f) {
+    const double factor = std::pow(0.88, io.MouseWheel);
+    camera.cx = mx + (camera.cx - mx) * factor;
+    camera.cy = my + (camera.cy - my) * factor;
+    camera.half_height = std::clamp(camera.half_height * factor, 0.05, 50.0);
+  }
+  const bool pan_button = opt.paint ? ImGui::IsMouseDragging(ImGuiMouseButton_Right, 0.0f) ||
+                                          ImGui::IsMouseDragging(ImGuiMouseButton_Middle, 0.0f)
+                                    : ImGui::IsMouseDragging(ImGuiMouseButton_Left, 0.0f) ||
+                                          ImGui::IsMouseDragging(ImGuiMouseButton_Right, 0.0f) ||
+                                          ImGui::IsMouseDragging(ImGuiMouseButton_Middle, 0.0f);
+  if (pan_button) {
+    camera.cx -= io.MouseDelta.x / k;
+    camera.cy += io.MouseDelta.y / k;
+  }
+  if (opt.paint && ImGui::IsMouseDown(ImGuiMouseButton_Left)) {
+    // A spray brush: ~40 points per second of dragging, Gaussian around the cursor.
+    paint_accum_ += io.DeltaTime * 40.0f + (ImGui::IsMouseClicked(ImGuiMouseButton_Left) ? 1.0f : 0.0f);
+    const int count = int(paint_accum_);
+    paint_accum_ -= float(count);
+    if (count > 0) {
+      Rng rng(stream_seed(0x9a1e7ULL, paint_counter_++));
+      out.painted.resize(2, count);
+      for (int i = 0; i < count; ++i) {
+        out.painted(0, i) = mx + opt.brush * rng.normal();
+        out.painted(1, i) = my + opt.brush * rng.normal();
+      }
+    }
+    return;
+  }
+  if (pan_button) return;
+
+  // Hover: the nearest particle within 8 px; else the nearest evaluation point within 6 px.
+  double best = 8.0 / k;
+  for (size_t i = 0; i * 2 < particles_now_.size(); ++i) {
+    const double d = std::hypot(particles_now_[2 * i] - mx, particles_now_[2 * i + 1] - my);
+    if (d < best) {
+      best = d;
+      hovered_particle_ = int(i);
+    }
+  }
+  if (hovered_particle_ < 0 && eval_ && opt.show_data) {
+    best = 6.0 / k;
+    for (int i = 0; i < eval_->x0.cols(); ++i) {
+      const double d = std::hypot(eval_->x0(0, i) - mx, eval_->x0(1, i) - my);
+      if (d < best) {
+        best = d;
+        hovered_eval_ = i;
+      }
+    }
+  }
+  if (hovered_particle_ >= 0 && sample_) {
+    const int i = hovered_particle_;
+    const auto& r = sample_->result;
+    ImGui::BeginTooltip();
+    ImGui::Text("particle %d", i);
+    ImGui::Text("x(Tmin) = (%.3f, %.3f)", r.samples(0, i), r.samples(1, i));
+    if (r.action.size() > i) {
+      ImGui::Text("action Ã = %.4g", r.action[i]);
+      if (sample_->eta > 0) ImGui::Text("Ã/η = %.4g", r.action[i] / sample_->eta);
+    }
+    ImGui::EndTooltip();
+  } else if (hovered_eval_ >= 0) {
+    const auto& p = eval_->summary.points[size_t(hovered_eval_)];
+    ImGui::BeginTooltip();
+    ImGui::Text("data point (%.3f, %.3f)", eval_->x0(0, hovered_eval_), eval_->x0(1, hovered_eval_));
+    if (p.ok) {
+      ImGui::Text("NLL = %.4f", p.nll);
+      ImGui::Text("c(x0) = %.4f  (%s)", p.c, p.c > 0 ? "noise helps here" : "noise hurts here");
+    } else {
+      ImGui::Text("evaluation failed: %s", p.error.c_str());
+    }
+    ImGui::EndTooltip();
+  }
+}
+
+ViewportOutput Viewport::draw(ImVec2 size, double t_now, const ViewportOptions& opt) {
+  ViewportOutput out;
+  if (!ready_) {
+    ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "viewport unavailable: %s", error_.c_str());
+    return out;
+  }
+  const int w = std::max(16, int(size.x)), h = std::max(16, int(size.y));
+  target_.resize(w, h);
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  upload_particles(t_now);
+  // Hover is decided on the positions of this frame, before rendering, so the highlighted
+  // path is drawn in the same frame.
+  ImGui::InvisibleButton("##viewport", ImVec2(float(w), float(h)),
+                         ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight |
+                             ImGuiButtonFlags_MouseButtonMiddle);
+  handle_mouse(origin, ImVec2(float(w), float(h)), opt, out);
+  render(t_now, opt);
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  dl->AddImage((ImTextureID)(intptr_t)target_.color_tex, origin, ImVec2(origin.x + w, origin.y + h),
+               ImVec2(0, 1), ImVec2(1, 0));
+  if (hovered_eval_ >= 0 && eval_) {
+    const ImVec2 p = to_screen(eval_->x0(0, hovered_eval_), eval_->x0(1, hovered_eval_), origin,
+                               ImVec2(float(w), float(h)));
+    dl->AddCircle(p, 6.0f, IM_COL32(255, 255, 255, 220), 16, 1.5f);
+  }
+  if (hovered_particle_ >= 0 && hovered_particle_ * 2 + 1 < int(particles_now_.size())) {
+    const ImVec2 p = to_screen(particles_now_[2 * hovered_particle_],
+                               particles_now_[2 * hovered_particle_ + 1], origin,
+                               ImVec2(float(w), float(h)));
+    dl->AddCircle(p, 6.0f, IM_COL32(255, 255, 255, 230), 16, 2.0f);
+  }
+  return out;
+}
+
+std::vector<uint8_t> Viewport::capture(int& w, int& h) const {
+  w = target_.width;
+  h = target_.height;
+  if (!target_.fbo) return {};
+  return target_.read_rgba();
+}
+
+}  // namespace diffpath::gui

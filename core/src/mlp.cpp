@@ -1,0 +1,405 @@
+// The MLP score network: batched forward pass (float or double) and exact x-derivatives up to
+// third order by forward-mode Taylor propagation through the layers.
+//
+// Jet layout. For a chunk of m points every layer carries its pre-activation z (or its output
+// h) together with the distinct partial derivatives in x as one matrix width × (C·m): block 0
+// is the value, then ∂_j, then ∂_j∂_k (j ≤ k), then ∂_j∂_k∂_l (j ≤ k ≤ l), each block m columns.
+// A linear layer acts on every block alike, so the whole jet goes through a layer as ONE matrix
+// product W · [h | h_j | h_jk | h_jkl] (the bias only touches block 0). The activation mixes
+// blocks by the chain rule (Faà di Bruno):
+//   h_j   = φ' z_j
+//   h_jk  = φ'' z_j z_k + φ' z_jk
+//   h_jkl = φ''' z_j z_k z_l + φ''(z_jk z_l + z_jl z_k + z_kl z_j) + φ' z_jkl.
+// The first layer is affine in x: z_j = W0(:, j) for every point and z_jk = z_jkl = 0, so its
+// jet is a column scaling of φ^(k)(z) and costs no product at all.
+#include "diffpath/mlp.hpp"
+
+#include <array>
+#include <cmath>
+
+#include "diffpath/rng.hpp"
+
+namespace diffpath {
+
+std::string activation_name(Activation a) {
+  switch (a) {
+    case Activation::Swish: return "swish";
+    case Activation::Tanh: return "tanh";
+    case Activation::Softplus: return "softplus";
+  }
+  return "swish";
+}
+
+Activation parse_activation(const std::string& name) {
+  if (name == "swish" || name == "silu") return Activation::Swish;  // silu: PyTorch's name
+  if (name == "tanh") return Activation::Tanh;
+  if (name == "softplus") return Activation::Softplus;
+  throw Error("unknown activation '" + name + "' (expected swish, tanh or softplus)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// MlpParams
+
+MlpParams MlpParams::init(int dim, const std::vector<int>& hidden, Activation act,
+                          uint64_t seed) {
+  if (dim < 1) throw Error("MLP dimension must be at least 1, got " + std::to_string(dim));
+  std::vector<int> widths{dim + 1};
+  for (int h : hidden) {
+    if (h < 1) throw Error("MLP hidden width must be at least 1, got " + std::to_string(h));
+    widths.push_back(h);
+  }
+  widths.push_back(dim);
+
+  MlpParams p;
+  p.dim = dim;
+  p.activation = act;
+  for (size_t i = 0; i + 1 < widths.size(); ++i) {
+    const int in = widths[i], out = widths[i + 1];
+    // One stream per layer, filled row by row: the weights depend only on (seed, layer).
+    Rng rng(stream_seed(seed, 0x4d4c50 /* "MLP" */, i));
+    const double std_dev = 1.0 / std::sqrt(double(in));
+    Eigen::MatrixXd W(out, in);
+    for (int r = 0; r < out; ++r)
+      for (int c = 0; c < in; ++c) W(r, c) = std_dev * rng.normal();
+    p.W.push_back(std::move(W));
+    p.b.push_back(Eigen::VectorXd::Zero(out));
+  }
+  return p;
+}
+
+std::vector<int> MlpParams::hidden() const {
+  std::vector<int> widths;
+  for (size_t i = 0; i + 1 < W.size(); ++i) widths.push_back(int(W[i].rows()));
+  return widths;
+}
+
+int64_t MlpParams::parameter_count() const {
+  int64_t count = 0;
+  for (size_t i = 0; i < W.size(); ++i) count += W[i].size();
+  for (size_t i = 0; i < b.size(); ++i) count += b[i].size();
+  return count;
+}
+
+bool MlpParams::all_finite() const {
+  for (const auto& w : W)
+    if (!w.allFinite()) return false;
+  for (const auto& v : b)
+    if (!v.allFinite()) return false;
+  return true;
+}
+
+void MlpParams::validate() const {
+  auto fail = [](const std::string& what) { throw Error("invalid MLP: " + what); };
+  if (dim < 1) fail("dimension " + std::to_string(dim) + " < 1");
+  if (W.empty()) fail("no layers");
+  if (W.size() != b.size())
+    fail(std::to_string(W.size()) + " weight matrices but " + std::to_string(b.size()) +
+         " bias vectors");
+  for (size_t i = 0; i < W.size(); ++i) {
+    const std::string layer = "layer " + std::to_string(i);
+    const int64_t in = i == 0 ? dim + 1 : W[i - 1].rows();
+    if (W[i].rows() < 1) fail(layer + " has no outputs");
+    if (W[i].cols() != in)
+      fail(layer + " takes " + std::to_string(W[i].cols()) + " inputs, expected " +
+           std::to_string(in) + (i == 0 ? " (d + 1 for (x, t))" : " (previous layer's outputs)"));
+    if (b[i].size() != W[i].rows())
+      fail(layer + " bias has " + std::to_string(b[i].size()) + " entries for " +
+           std::to_string(W[i].rows()) + " outputs");
+  }
+  if (W.back().rows() != dim)
+    fail("last layer has " + std::to_string(W.back().rows()) + " outputs, expected d = " +
+         std::to_string(dim));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward pass (value only), float or double
+
+namespace {
+
+// Points per chunk: keeps a chunk's activations (width × chunk) in L2 between layers.
+constexpr int kScoreChunk = 256;
+
+template <class Derived>
+void apply_activation(Activation act, Eigen::MatrixBase<Derived>& z) {
+  using Scalar = typename Derived::Scalar;
+  auto a = z.array();
+  switch (act) {
+    case Activation::Swish:  // z·σ(z) = z / (1 + e^(−z)); e^(−z) = inf gives −0, as it should
+      a = a / (Scalar(1) + (-a).exp());
+      break;
+    case Activation::Tanh:
+      a = a.tanh();
+      break;
+    case Activation::Softplus:  // log(1 + e^z) without overflow
+      a = a.max(Scalar(0)) + (-a.abs()).exp().log1p();
+      break;
+  }
+}
+
+template <class Scalar>
+using MatrixT = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+template <class Scalar>
+using VectorT = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+
+// s for the m points of `x` (d × m) into `out` (d × m).
+template <class Scalar, class XBlock, class OutBlock>
+void forward_chunk(const std::vector<MatrixT<Scalar>>& W, const std::vector<VectorT<Scalar>>& b,
+                   Activation act, const XBlock& x, double t, OutBlock out) {
+  thread_local MatrixT<Scalar> a, z;  // per-thread scratch: evaluation stays const and reentrant
+  const int d = int(x.rows()), m = int(x.cols());
+  const auto& W0 = W[0];
+  // First layer: x has only d rows, a rank-d update is cheaper than a general product.
+  const VectorT<Scalar> shift = W0.col(d) * Scalar(t) + b[0];
+  a = shift.replicate(1, m);
+  for (int j = 0; j < d; ++j)
+    a.noalias() += W0.col(j) * x.row(j).template cast<Scalar>();
+  for (size_t l = 1; l < W.size(); ++l) {
+    apply_activation(act, a);
+    z.noalias() = W[l] * a;
+    z.colwise() += b[l];
+    a.swap(z);
+  }
+  out = a.template cast<double>();
+}
+
+template <class Scalar>
+void forward(const std::vector<MatrixT<Scalar>>& W, const std::vector<VectorT<Scalar>>& b,
+             Activation act, const Points& x, double t, Points& out) {
+  const int n = int(x.cols());
+  out.resize(x.rows(), n);
+  for (int c0 = 0; c0 < n; c0 += kScoreChunk) {
+    const int m = std::min(kScoreChunk, n - c0);
+    forward_chunk<Scalar>(W, b, act, x.middleCols(c0, m), t, out.middleCols(c0, m));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jets
+
+// Points per chunk of a jet: C·m columns of width 128 in double stay near L2 size.
+constexpr int kJetChunk = 64;
+
+// Which derivative each block of a jet holds (see the top of the file).
+struct JetLayout {
+  int d = 0, order = 0, count = 0;
+  std::vector<int> first;                   // block of ∂_j
+  std::vector<int> second;                  // block of ∂_j∂_k at [j*d + k], symmetric
+  std::vector<int> third;                   // block of ∂_j∂_k∂_l at [(j*d + k)*d + l]
+  std::vector<std::array<int, 2>> pairs;    // (j, k), j ≤ k, in block order
+  std::vector<std::array<int, 3>> triples;  // (j, k, l), j ≤ k ≤ l, in block order
+
+  JetLayout(int d_, int order_) : d(d_), order(order_), count(1) {
+    first.assign(d, -1);
+    second.assign(size_t(d) * d, -1);
+    third.assign(size_t(d) * d * d, -1);
+    if (order >= 1)
+      for (int j = 0; j < d; ++j) first[j] = count++;
+    if (order >= 2)
+      for (int j = 0; j < d; ++j)
+        for (int k = j; k < d; ++k) {
+          pairs.push_back({j, k});
+          second[j * d + k] = second[k * d + j] = count++;
+        }
+    if (order >= 3)
+      for (int j = 0; j < d; ++j)
+        for (int k = j; k < d; ++k)
+          for (int l = k; l < d; ++l) {
+            triples.push_back({j, k, l});
+            for (auto [p, q, r] : {std::array{j, k, l}, std::array{j, l, k}, std::array{k, j, l},
+                                   std::array{k, l, j}, std::array{l, j, k}, std::array{l, k, j}})
+              third[(p * d + q) * d + r] = count;
+            ++count;
+          }
+  }
+  int pair_block(int j, int k) const { return second[j * d + k]; }
+};
+
+// φ^(k)(z) for k = 0..order, elementwise. Sigmoids are formed from e = exp(−|z|) so that both
+// σ and 1 − σ keep full relative precision in the tails.
+struct ActivationJet {
+  Eigen::ArrayXXd phi[4];
+};
+
+template <class ZBlock>
+void activation_derivatives(Activation act, const ZBlock& zin, int order, ActivationJet& D) {
+  const auto z = zin.array();
+  const Eigen::ArrayXXd e = (-z.abs()).exp();
+  if (act == Activation::Tanh) {
+    // tanh z = sign(z)(1 − e²)/(1 + e²), tanh' = 4e²/(1 + e²)² (no 1 − tanh² cancellation).
+    const Eigen::ArrayXXd e2 = e * e, r = 1.0 / (1.0 + e2);
+    const Eigen::ArrayXXd y = z.sign() * (1.0 - e2) * r;
+    D.phi[0] = y;
+    if (order >= 1) D.phi[1] = 4.0 * e2 * r * r;
+    if (order >= 2) D.phi[2] = -2.0 * y * D.phi[1];
+    if (order >= 3) D.phi[3] = D.phi[1] * (6.0 * y.square() - 2.0);
+    return;
+  }
+  const Eigen::ArrayXXd r = 1.0 / (1.0 + e);
+  const Eigen::ArrayXXd sig = (z >= 0.0).select(r, e * r);      // σ(z)
+  const Eigen::ArrayXXd sigc = (z >= 0.0).select(e * r, r);     // 1 − σ(z)
+  // σ' = σ(1 − σ), σ'' = σ'(1 − 2σ), σ''' = σ'(1 − 6σ').
+  Eigen::ArrayXXd s1, s2, s3;
+  if (order >= 1) s1 = sig * sigc;
+  if (order >= 2) s2 = s1 * (sigc - sig);
+  if (order >= 3 && act == Activation::Swish) s3 = s1 * (1.0 - 6.0 * s1);
+  if (act == Activation::Swish) {
+    // (z σ)^(k) = k σ^(k−1) + z σ^(k)
+    D.phi[0] = z * sig;
+    if (order >= 1) D.phi[1] = sig + z * s1;
+    if (order >= 2) D.phi[2] = 2.0 * s1 + z * s2;
+    if (order >= 3) D.phi[3] = 3.0 * s2 + z * s3;
+  } else {  // softplus: φ' = σ
+    D.phi[0] = z.max(0.0) + e.log1p();
+    if (order >= 1) D.phi[1] = sig;
+    if (order >= 2) D.phi[2] = s1;
+    if (order >= 3) D.phi[3] = s2;
+  }
+}
+
+// Jet of the first hidden layer's output: z = W0 (x, t) + b0 has z_j = W0(:, j) and no higher
+// derivatives, so h_j = φ' w_j, h_jk = φ'' w_j w_k, h_jkl = φ''' w_j w_k w_l.
+void first_layer_jet(const JetLayout& L, const ActivationJet& D, const Eigen::MatrixXd& W0,
+                     int m, Eigen::MatrixXd& h) {
+  h.resize(W0.rows(), Eigen::Index(L.count) * m);
+  auto block = [&](int c) { return h.middleCols(Eigen::Index(c) * m, m).array(); };
+  auto w = [&](int j) { return W0.col(j).array(); };
+  block(0) = D.phi[0];
+  if (L.order >= 1)
+    for (int j = 0; j < L.d; ++j) block(L.first[j]) = D.phi[1].colwise() * w(j);
+  if (L.order >= 2)
+    for (auto [j, k] : L.pairs) {
+      const Eigen::ArrayXd wjk = w(j) * w(k);
+      block(L.pair_block(j, k)) = D.phi[2].colwise() * wjk;
+    }
+  if (L.order >= 3)
+    for (auto [j, k, l] : L.triples) {
+      const Eigen::ArrayXd wjkl = w(j) * w(k) * w(l);
+      block(L.third[(j * L.d + k) * L.d + l]) = D.phi[3].colwise() * wjkl;
+    }
+}
+
+// Jet of φ(z) from the jet of z (blocks of m columns), by the chain rule.
+void activation_jet(const JetLayout& L, const ActivationJet& D, const Eigen::MatrixXd& z, int m,
+                    Eigen::MatrixXd& h) {
+  h.resize(z.rows(), z.cols());
+  auto zb = [&](int c) { return z.middleCols(Eigen::Index(c) * m, m).array(); };
+  auto hb = [&](int c) { return h.middleCols(Eigen::Index(c) * m, m).array(); };
+  hb(0) = D.phi[0];
+  if (L.order >= 1)
+    for (int j = 0; j < L.d; ++j) hb(L.first[j]) = D.phi[1] * zb(L.first[j]);
+  if (L.order >= 2)
+    for (auto [j, k] : L.pairs) {
+      const int c = L.pair_block(j, k);
+      hb(c) = D.phi[2] * zb(L.first[j]) * zb(L.first[k]) + D.phi[1] * zb(c);
+    }
+  if (L.order >= 3)
+    for (auto [j, k, l] : L.triples) {
+      const int c = L.third[(j * L.d + k) * L.d + l];
+      const auto zj = zb(L.first[j]), zk = zb(L.first[k]), zl = zb(L.first[l]);
+      hb(c) = D.phi[3] * zj * zk * zl +
+              D.phi[2] * (zb(L.pair_block(j, k)) * zl + zb(L.pair_block(j, l)) * zk +
+                          zb(L.pair_block(k, l)) * zj) +
+              D.phi[1] * zb(c);
+    }
+}
+
+// Copies the output layer's jet (d × C·m) into the full ScoreJet layout at columns c0..c0+m.
+void expand_jet(const JetLayout& L, const Eigen::MatrixXd& z, int m, int c0, ScoreJet& out) {
+  const int d = L.d;
+  auto from = [&](int i, int c) { return z.row(i).segment(Eigen::Index(c) * m, m); };
+  for (int i = 0; i < d; ++i) {
+    out.s.row(i).segment(c0, m) = from(i, 0);
+    for (int j = 0; j < d && L.order >= 1; ++j) {
+      out.J.row(i * d + j).segment(c0, m) = from(i, L.first[j]);
+      for (int k = 0; k < d && L.order >= 2; ++k) {
+        out.H.row((i * d + j) * d + k).segment(c0, m) = from(i, L.pair_block(j, k));
+        for (int l = 0; l < d && L.order >= 3; ++l)
+          out.T.row(((i * d + j) * d + k) * d + l).segment(c0, m) =
+              from(i, L.third[(j * d + k) * d + l]);
+      }
+    }
+  }
+}
+
+// A network without hidden layers is affine in x: J = W0(:, 0..d), no higher derivatives.
+void affine_jet(const MlpParams& p, const Eigen::MatrixXd& z, int m, int c0, ScoreJet& out) {
+  const int d = p.dim;
+  out.s.middleCols(c0, m) = z;
+  if (out.order >= 1)
+    for (int i = 0; i < d; ++i)
+      for (int j = 0; j < d; ++j) out.J.row(i * d + j).segment(c0, m).setConstant(p.W[0](i, j));
+  if (out.order >= 2) out.H.middleCols(c0, m).setZero();
+  if (out.order >= 3) out.T.middleCols(c0, m).setZero();
+}
+
+struct JetScratch {
+  Eigen::MatrixXd z0, h, z;
+  ActivationJet D;
+};
+
+void jet_chunk(const MlpParams& p, const JetLayout& L, const Eigen::Ref<const Points>& x,
+               double t, int c0, ScoreJet& out) {
+  thread_local JetScratch S;  // per-thread scratch: evaluation stays const and reentrant
+  const int d = p.dim, m = int(x.cols());
+  const auto& W0 = p.W[0];
+  S.z0 = (W0.col(d) * t + p.b[0]).replicate(1, m);
+  for (int j = 0; j < d; ++j) S.z0.noalias() += W0.col(j) * x.row(j);
+  if (p.W.size() == 1) return affine_jet(p, S.z0, m, c0, out);
+
+  activation_derivatives(p.activation, S.z0, L.order, S.D);
+  first_layer_jet(L, S.D, W0, m, S.h);
+  for (size_t l = 1;; ++l) {
+    S.z.noalias() = p.W[l] * S.h;  // value and every derivative block in one product
+    S.z.leftCols(m).colwise() += p.b[l];
+    if (l + 1 == p.W.size()) break;
+    activation_derivatives(p.activation, S.z.leftCols(m), L.order, S.D);
+    activation_jet(L, S.D, S.z, m, S.h);
+  }
+  expand_jet(L, S.z, m, c0, out);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Mlp
+
+Mlp::Mlp(MlpParams params, std::string spec) : params_(std::move(params)), spec_(std::move(spec)) {
+  params_.validate();
+  for (size_t i = 0; i < params_.W.size(); ++i) {
+    Wf_.push_back(params_.W[i].cast<float>());
+    bf_.push_back(params_.b[i].cast<float>());
+  }
+}
+
+static void check_points(const Points& x, int d) {
+  if (x.rows() != d)
+    throw Error("MLP score: points have " + std::to_string(x.rows()) +
+                " coordinates, the model expects d = " + std::to_string(d));
+}
+
+void Mlp::score(const Points& x, double t, Points& out) const {
+  check_points(x, params_.dim);
+  if (precision_ == Precision::Float)
+    forward<float>(Wf_, bf_, params_.activation, x, t, out);
+  else
+    forward<double>(params_.W, params_.b, params_.activation, x, t, out);
+}
+
+void Mlp::jet(const Points& x, double t, int order, ScoreJet& out) const {
+  check_points(x, params_.dim);
+  if (order < 0 || order > 3)
+    throw Error("MLP jet: order " + std::to_string(order) + " outside 0..3");
+  const int d = params_.dim, n = int(x.cols());
+  const JetLayout layout(d, order);
+  out.order = order;
+  out.s.resize(d, n);
+  out.J.resize(order >= 1 ? d * d : 0, n);
+  out.H.resize(order >= 2 ? d * d * d : 0, n);
+  out.T.resize(order >= 3 ? d * d * d * d : 0, n);
+  for (int c0 = 0; c0 < n; c0 += kJetChunk) {
+    const int m = std::min(kJetChunk, n - c0);
+    jet_chunk(params_, layout, x.middleCols(c0, m), t, c0, out);
+  }
+}
+
+}  // namespace diffpath

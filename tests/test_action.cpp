@@ -1,0 +1,208 @@
+// Onsager–Machlup actions (DESIGN §1.4): the path-integral KL bound E_P[Ã_θ − Ã] against the
+// loss formula ∫ g²/2 E‖s_θ − ∇log p_t‖² dt, and the action of the sampler's own paths.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "diffpath/action.hpp"
+#include "diffpath/dataset.hpp"
+#include "diffpath/ground_truth.hpp"
+#include "diffpath/sampler.hpp"
+#include "diffpath/score_model.hpp"
+
+using namespace diffpath;
+
+namespace {
+
+// For Gaussian data N(m, v I) and the linear GaussianScore with errors (eps, delta), both
+// estimators have expectations in closed form, for the continuous integral and for exactly
+// the discretization action_kl_bound uses. Per coordinate, with p_t = N(a*, b*),
+// δs = (x − a*)(1/b* − 1/b) + δ/b =: c1 u + c0 (u = x − a*), E‖δs‖² = d (c1² b* + c0²).
+struct GaussianKlTruth {
+  double integral = 0;        // ∫ g²/2 E‖δs‖² dt (Simpson, 2·10⁵ panels: exact to ~1e-12)
+  double trapezoid = 0;       // E[by_loss]: the trapezoid rule on the sampler grid
+  double actions = 0;         // E[by_actions] for the discrete paths, see below
+};
+
+GaussianKlTruth gaussian_kl_truth(const GaussianScoreParams& p, const Schedule& s, int N) {
+  auto marginal = [&](double t) { return gaussian_marginal(p, s, t); };
+  auto coeffs = [&](double t, double& c0, double& c1, double& bstar) {
+    bstar = marginal(t).var;
+    const double b = (1 + p.eps) * bstar;
+    c1 = 1 / bstar - 1 / b;
+    c0 = p.delta / b;
+  };
+  auto integrand = [&](double t) {
+    double c0, c1, bs;
+    coeffs(t, c0, c1, bs);
+    return 0.5 * s.g2(t) * p.d * (c1 * c1 * bs + c0 * c0);
+  };
+  GaussianKlTruth out;
+  const int M = 200000;
+  const double H = (s.t_max - s.t_min) / M;
+  for (int i = 0; i <= M; ++i)
+    out.integral += (i == 0 || i == M ? 1 : (i % 2 ? 4 : 2)) * integrand(s.t_min + i * H) * H / 3;
+
+  std::vector<double> t(N + 1);
+  for (int k = 0; k <= N; ++k) t[k] = grid_time(s, N, k);
+  for (int k = 0; k <= N; ++k)
+    out.trapezoid += 0.5 * ((k > 0 ? t[k - 1] : t[k]) - (k < N ? t[k + 1] : t[k])) * integrand(t[k]);
+
+  // E[by_actions] = Σ_k [ g² h E‖δs‖²/2 − E(δs · E[Δ + F h | x_k]) ]. The data path is jointly
+  // Gaussian: x_k = r x_{k+1} + noise (r = α_k/α_{k+1}) gives Cov(x_{k+1}, x_k) = r b*_{k+1},
+  // so E[x_{k+1} | x_k] = a*_{k+1} + r b*_{k+1}/b*_k u and, with F = f x + g² u / b*,
+  // E[Δ + F h | x_k] = β0 + β1 u,  β0 = a*_{k+1} − a*_k + f h a*_k,
+  //                                β1 = r b*_{k+1}/b*_k − 1 + f h + g² h / b*_k.
+  for (int k = 0; k < N; ++k) {
+    const double h = t[k] - t[k + 1], f = s.f(t[k]), g2 = s.g2(t[k]);
+    const double r = s.alpha(t[k]) / s.alpha(t[k + 1]);
+    const GaussianMoments now = marginal(t[k]), next = marginal(t[k + 1]);
+    double c0, c1, bs;
+    coeffs(t[k], c0, c1, bs);
+    const double beta0 = next.mean - now.mean + f * h * now.mean;
+    const double beta1 = r * next.var / now.var - 1 + f * h + g2 * h / now.var;
+    out.actions += h * integrand(t[k]) - p.d * (c0 * beta0 + c1 * beta1 * bs);
+  }
+  return out;
+}
+
+Points gaussian_data(const GaussianScoreParams& p, int n, uint64_t seed) {
+  return make_dataset("gaussian:d=" + std::to_string(p.d) + ",m=" + std::to_string(p.m) +
+                          ",v=" + std::to_string(p.v),
+                      n, seed)
+      .points;
+}
+
+}  // namespace
+
+TEST_CASE("KL by actions equals the loss formula for a Gaussian model with known errors") {
+  const GaussianScoreParams wrong{.d = 2, .m = 0.5, .v = 0.25, .eps = 0.3, .delta = 0.15};
+  GaussianScoreParams right = wrong;
+  right.eps = right.delta = 0;
+  for (const Schedule& s : {Schedule::simple(), Schedule::cosine()}) {
+    CAPTURE(s.spec());
+    const GaussianScore model(wrong, s), exact(right, s);
+    const int N = 1000, P = 6000;
+    const Points data = gaussian_data(wrong, P, 5);
+    const ActionKl kl = action_kl_bound(model, exact, s, data, N, 17);
+    const GaussianKlTruth truth = gaussian_kl_truth(wrong, s, N);
+    MESSAGE(s.spec() << ": by actions " << kl.by_actions << " ± " << kl.by_actions_se
+                     << ", by loss " << kl.by_loss << " ± " << kl.by_loss_se << "; exact integral "
+                     << truth.integral << ", discrete expectations " << truth.actions << " / "
+                     << truth.trapezoid);
+    CHECK(kl.paths == P);
+    CHECK(kl.steps == N);
+    // Each estimator is unbiased for its own discretization: only Monte-Carlo error remains
+    // (4 standard errors: a false alarm has probability 6e-5).
+    CHECK(std::abs(kl.by_actions - truth.actions) < 4 * kl.by_actions_se);
+    CHECK(std::abs(kl.by_loss - truth.trapezoid) < 4 * kl.by_loss_se);
+    // The discretizations are consistent (O(h) for the actions, O(h²) for the trapezoid): both
+    // within 2 % of the continuous integral at 1000 steps...
+    CHECK(std::abs(truth.actions - truth.integral) < 0.02 * truth.integral);
+    CHECK(std::abs(truth.trapezoid - truth.integral) < 1e-3 * truth.integral);
+    // ...so the two ways agree within statistics plus that discretization error.
+    const double se = std::hypot(kl.by_actions_se, kl.by_loss_se);
+    CHECK(std::abs(kl.by_actions - kl.by_loss) <
+          4 * se + std::abs(truth.actions - truth.trapezoid));
+    CHECK(kl.by_actions_se < 0.05 * truth.integral);  // the check above has teeth
+  }
+  // The action discretization error is first order: it halves with the step.
+  const Schedule s = Schedule::simple();
+  const double I = gaussian_kl_truth(wrong, s, 10).integral;
+  const double e1 = gaussian_kl_truth(wrong, s, 500).actions - I;
+  const double e2 = gaussian_kl_truth(wrong, s, 1000).actions - I;
+  CHECK(e2 / e1 == doctest::Approx(0.5).epsilon(0.1));
+}
+
+TEST_CASE("the KL bound of the exact score is zero") {
+  // Two independent implementations of the same exact score (GaussianScore with no error and
+  // the mixture score of the same Gaussian): every term vanishes up to round-off.
+  const Schedule s = Schedule::simple();
+  const GaussianScoreParams p{.d = 2, .m = -0.3, .v = 0.5};
+  const GaussianScore linear(p, s);
+  const ScoreModelPtr mixture = make_score_model("exact:gaussian:d=2,m=-0.3,v=0.5", s);
+  const ActionKl kl = action_kl_bound(*mixture, linear, s, gaussian_data(p, 500, 1), 200, 3);
+  CHECK(std::abs(kl.by_actions) < 1e-8);
+  CHECK(std::abs(kl.by_loss) < 1e-8);
+}
+
+TEST_CASE("KL by actions equals the loss formula beyond Gaussians (25 Gaussians)") {
+  // θ-model: the exact score of a deliberately wrong mixture (centres shifted, components
+  // wider). No closed form here; both estimators target the same integral, the actions with
+  // an O(h) bias. Its size is measured by halving h: the 500-step and 1000-step action
+  // estimates (common seeds) bound the bias at 1000 steps by about their difference.
+  const Schedule s = Schedule::simple();
+  const ScoreModelPtr exact = make_score_model("exact:25gaussians", s);
+  GaussianMixture wrong = *dataset_mixture("25gaussians");
+  wrong.means.row(0).array() += 0.03;
+  wrong.variances *= 2.0;
+  const MixtureScore model(wrong, s, "wrong25");
+  const Points data = make_dataset("25gaussians", 2000, 8).points;
+  const ActionKl fine = action_kl_bound(model, *exact, s, data, 1000, 4);
+  const ActionKl coarse = action_kl_bound(model, *exact, s, data, 500, 4);
+  MESSAGE("25gaussians: by actions " << fine.by_actions << " ± " << fine.by_actions_se
+                                     << " (500 steps " << coarse.by_actions << "), by loss "
+                                     << fine.by_loss << " ± " << fine.by_loss_se);
+  CHECK(fine.by_loss > 0.1);
+  const double se = std::hypot(fine.by_actions_se, fine.by_loss_se);
+  const double bias = std::abs(fine.by_actions - coarse.by_actions);
+  CHECK(std::abs(fine.by_actions - fine.by_loss) < 4 * se + bias);
+  CHECK(bias < 0.05 * fine.by_loss);
+}
+
+TEST_CASE("path actions of the sampler's own paths: eta * sum |z|^2 / 2") {
+  const Schedule s = Schedule::simple();
+  const ScoreModelPtr model = make_score_model("exact:25gaussians", s);
+  SamplerOptions o;
+  o.n = 800;
+  o.steps = 300;
+  o.seed = 21;
+  o.stride = 1;
+  for (double eta : {0.3, 1.0}) {
+    CAPTURE(eta);
+    o.eta = eta;
+    const SampleResult r = sample(*model, s, o);
+    const Vec recomputed = path_actions(*model, s, eta, r.frame_times, r.frames);
+    CHECK((recomputed - r.action).cwiseAbs().maxCoeff() < 1e-9 * r.action.maxCoeff());
+    // η Σ_k ‖z_k‖²/2 with d·N standard normals per path: mean η d N / 2, variance η² d N / 2.
+    const double d = 2, N = o.steps;
+    const double expected = eta * d * N / 2, se = eta * std::sqrt(d * N / 2) / std::sqrt(o.n);
+    CHECK(std::abs(r.action.mean() - expected) < 4 * se);
+    const double var = (r.action.array() - r.action.mean()).square().sum() / (o.n - 1);
+    CHECK(var == doctest::Approx(eta * eta * d * N / 2).epsilon(0.15));  // SE of a variance ≈ 5 %
+  }
+  // The recorded stride does not change the sampler's own (full-resolution) action.
+  o.eta = 0.6;
+  const Vec a1 = sample(*model, s, o).action;
+  o.stride = 0;
+  CHECK(sample(*model, s, o).action == a1);
+
+  // The PF-ODE (η = 0) path has zero action: exactly for EM, O(h²) per path for Heun.
+  o.stride = 1;
+  o.eta = 0;
+  const SampleResult em = sample(*model, s, o);
+  CHECK(em.action.maxCoeff() < 1e-20);
+  CHECK(path_actions(*model, s, 0.0, em.frame_times, em.frames).maxCoeff() < 1e-20);
+  o.solver = Solver::Heun;
+  const SampleResult heun = sample(*model, s, o);
+  CHECK(heun.action.maxCoeff() < 1e-2);
+  // ...and the same path judged by the η = 1 model has a positive action.
+  CHECK(path_actions(*model, s, 1.0, heun.frame_times, heun.frames).minCoeff() > 0);
+}
+
+TEST_CASE("path_actions rejects malformed input") {
+  const Schedule s = Schedule::simple();
+  const GaussianScore model({.d = 2}, s);
+  const std::vector<Points> frames{Points::Zero(2, 3), Points::Zero(2, 3)};
+  CHECK_NOTHROW(path_actions(model, s, 0.5, {1.0, 0.5}, frames));
+  CHECK_THROWS_AS(path_actions(model, s, 0.5, {0.5, 1.0}, frames), Error);       // increasing
+  CHECK_THROWS_AS(path_actions(model, s, 0.5, {1.0}, frames), Error);            // count
+  CHECK_THROWS_AS(path_actions(model, s, 1.5, {1.0, 0.5}, frames), Error);       // η
+  CHECK_THROWS_AS(path_actions(model, s, 0.5, {1.0, 0.5},
+                               {Points::Zero(2, 3), Points::Zero(2, 4)}), Error);  // shapes
+  const GaussianScore model1({.d = 1}, s);
+  CHECK_THROWS_AS(path_actions(model1, s, 0.5, {1.0, 0.5}, frames), Error);      // dimension
+  CHECK_THROWS_AS(action_kl_bound(model1, model, s, Points::Zero(2, 5), 10, 0), Error);
+  CHECK_THROWS_AS(action_kl_bound(model, model, s, Points::Zero(2, 1), 10, 0), Error);
+}
