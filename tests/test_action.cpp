@@ -97,14 +97,28 @@ TEST_CASE("KL by actions equals the loss formula for a Gaussian model with known
     // (4 standard errors: a false alarm has probability 6e-5).
     CHECK(std::abs(kl.by_actions - truth.actions) < 4 * kl.by_actions_se);
     CHECK(std::abs(kl.by_loss - truth.trapezoid) < 4 * kl.by_loss_se);
-    // The discretizations are consistent (O(h) for the actions, O(h²) for the trapezoid): both
-    // within 2 % of the continuous integral at 1000 steps...
-    CHECK(std::abs(truth.actions - truth.integral) < 0.02 * truth.integral);
-    CHECK(std::abs(truth.trapezoid - truth.integral) < 1e-3 * truth.integral);
-    // ...so the two ways agree within statistics plus that discretization error.
-    const double se = std::hypot(kl.by_actions_se, kl.by_loss_se);
-    CHECK(std::abs(kl.by_actions - kl.by_loss) <
-          4 * se + std::abs(truth.actions - truth.trapezoid));
+    // The discretizations are consistent: E[by_actions] → ∫ at O(h), E[by_loss] at O(h²).
+    // For `simple` both are within 2 % / 0.1 % of the integral at 1000 steps, so the two ways
+    // agree within statistics plus that discretization error. `cosine` has g² = π tan(πt/2)
+    // ≈ 2000 at Tmax = 0.999, so g² h ≈ 2 on the first uniform step: the EM-consistent
+    // action sum is 40 % off there at 1000 steps (and so is the EM sampler, see
+    // test_ground_truth) and needs ~10⁵ steps for 1 %; checked on the closed form below.
+    if (s.kind == ScheduleKind::Simple) {
+      CHECK(std::abs(truth.actions - truth.integral) < 0.02 * truth.integral);
+      CHECK(std::abs(truth.trapezoid - truth.integral) < 1e-3 * truth.integral);
+      const double se = std::hypot(kl.by_actions_se, kl.by_loss_se);
+      CHECK(std::abs(kl.by_actions - kl.by_loss) <
+            4 * se + std::abs(truth.actions - truth.trapezoid));
+    } else {
+      for (int n : {10000, 100000}) {
+        const GaussianKlTruth t = gaussian_kl_truth(wrong, s, n);
+        MESSAGE("cosine, " << n << " steps: E[by_actions] " << t.actions << ", E[by_loss] "
+                           << t.trapezoid);
+      }
+      const GaussianKlTruth t5 = gaussian_kl_truth(wrong, s, 100000);
+      CHECK(std::abs(t5.actions - t5.integral) < 0.02 * t5.integral);
+      CHECK(std::abs(t5.trapezoid - t5.integral) < 1e-3 * t5.integral);
+    }
     CHECK(kl.by_actions_se < 0.05 * truth.integral);  // the check above has teeth
   }
   // The action discretization error is first order: it halves with the step.
@@ -128,27 +142,29 @@ TEST_CASE("the KL bound of the exact score is zero") {
 }
 
 TEST_CASE("KL by actions equals the loss formula beyond Gaussians (25 Gaussians)") {
-  // θ-model: the exact score of a deliberately wrong mixture (centres shifted, components
-  // wider). No closed form here; both estimators target the same integral, the actions with
-  // an O(h) bias. Its size is measured by halving h: the 500-step and 1000-step action
-  // estimates (common seeds) bound the bias at 1000 steps by about their difference.
-  const Schedule s = Schedule::simple();
+  // θ-model: the exact score of a deliberately wrong mixture (centres shifted by 0.2, component
+  // variances ×4). No closed form here; both estimators target the same integral, the actions
+  // with an O(h) discretization bias that grows with the stiffness g² h / b* near Tmin. With
+  // the paper's Tmin = 0.01 the modes are so sharp (b* ≈ 1.3e-3) that the bias is ≈ 9 % at
+  // 1000 steps (measured with 12000 paths: 0.57, 0.66, 0.72, 0.75 at 250…2000 steps against
+  // 0.79 by loss, i.e. first order); at Tmin = 0.05 (b* ≈ 0.025) the 500- and 1000-step
+  // estimates agree within their standard error (≈ 4 %), so 5 % of the KL is a safe
+  // allowance there. A wrong Itô convention (drift at the earlier-time end) would instead
+  // add an O(1) term −∫ g² E[∇·δs] dt.
+  const Schedule s = Schedule::parse("simple:tmin=0.05");
   const ScoreModelPtr exact = make_score_model("exact:25gaussians", s);
   GaussianMixture wrong = *dataset_mixture("25gaussians");
-  wrong.means.row(0).array() += 0.03;
-  wrong.variances *= 2.0;
+  wrong.means.row(0).array() += 0.2;
+  wrong.variances *= 4.0;
   const MixtureScore model(wrong, s, "wrong25");
-  const Points data = make_dataset("25gaussians", 2000, 8).points;
-  const ActionKl fine = action_kl_bound(model, *exact, s, data, 1000, 4);
-  const ActionKl coarse = action_kl_bound(model, *exact, s, data, 500, 4);
-  MESSAGE("25gaussians: by actions " << fine.by_actions << " ± " << fine.by_actions_se
-                                     << " (500 steps " << coarse.by_actions << "), by loss "
-                                     << fine.by_loss << " ± " << fine.by_loss_se);
-  CHECK(fine.by_loss > 0.1);
-  const double se = std::hypot(fine.by_actions_se, fine.by_loss_se);
-  const double bias = std::abs(fine.by_actions - coarse.by_actions);
-  CHECK(std::abs(fine.by_actions - fine.by_loss) < 4 * se + bias);
-  CHECK(bias < 0.05 * fine.by_loss);
+  const Points data = make_dataset("25gaussians", 3000, 8).points;
+  const ActionKl kl = action_kl_bound(model, *exact, s, data, 1000, 4);
+  MESSAGE("25gaussians: by actions " << kl.by_actions << " ± " << kl.by_actions_se
+                                     << ", by loss " << kl.by_loss << " ± " << kl.by_loss_se);
+  CHECK(kl.by_loss > 0.3);
+  const double se = std::hypot(kl.by_actions_se, kl.by_loss_se);
+  CHECK(se < 0.05 * kl.by_loss);
+  CHECK(std::abs(kl.by_actions - kl.by_loss) < 4 * se + 0.05 * kl.by_loss);
 }
 
 TEST_CASE("path actions of the sampler's own paths: eta * sum |z|^2 / 2") {
@@ -186,7 +202,10 @@ TEST_CASE("path actions of the sampler's own paths: eta * sum |z|^2 / 2") {
   CHECK(path_actions(*model, s, 0.0, em.frame_times, em.frames).maxCoeff() < 1e-20);
   o.solver = Solver::Heun;
   const SampleResult heun = sample(*model, s, o);
-  CHECK(heun.action.maxCoeff() < 1e-2);
+  o.steps *= 2;
+  const double heun_fine = sample(*model, s, o).action.mean();
+  CHECK(heun.action.mean() < 1e-3);
+  CHECK(heun.action.mean() / heun_fine == doctest::Approx(4).epsilon(0.15));  // O(h²)
   // ...and the same path judged by the η = 1 model has a positive action.
   CHECK(path_actions(*model, s, 1.0, heun.frame_times, heun.frames).minCoeff() > 0);
 }

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
@@ -358,4 +359,20 @@ TEST_CASE("CSV writers: tables, trajectories, failures leave no file") {
   CHECK_THROWS_WITH_AS(write_trajectories_csv(bad, {0}, {1.0}, {frames[0]}), doctest::Contains(bad.c_str()), Error);
   CHECK(!fs::exists(bad));
   CHECK(!fs::exists(bad + ".tmp"));
+}
+
+TEST_CASE("diffpath-cli data writes the data set and fails cleanly on bad input") {
+  const std::string out = tmp().file("cli.csv");
+  const std::string cli = DIFFPATH_CLI;
+  const auto run = [&](const std::string& args) {
+    return std::system((cli + " data " + args + " >/dev/null 2>&1").c_str());
+  };
+  CHECK(run("--data 8gaussians --n 123 --seed 7 --out " + out) == 0);
+  CHECK(read_points_csv(out) == make_dataset("8gaussians", 123, 7).points);
+  CHECK(run("--data gaussian1d:m=1,v=2 --n 10 --out " + out) == 0);
+  CHECK(slurp(out).rfind("x\n", 0) == 0);
+  CHECK(run("--data nosuch --out " + out) != 0);
+  CHECK(run("--data swissroll --n 0 --out " + out) != 0);
+  CHECK(run("--data swissroll --out " + (tmp().path / "nodir" / "x.csv").string()) != 0);
+  CHECK(run("--data swissroll") != 0);  // --out is required
 }

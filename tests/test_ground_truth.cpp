@@ -5,7 +5,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
 #include <numbers>
+#include <string>
 
 #include "diffpath/ground_truth.hpp"
 #include "diffpath/sampler.hpp"
@@ -136,6 +141,37 @@ TEST_CASE("the moment ODE matches Monte-Carlo samples of the sampler") {
     CHECK(std::abs(mean - ode.mean) < 4 * se_mean + std::abs(em.mean - ode.mean));
     CHECK(std::abs(var - ode.var) < 4 * se_var + std::abs(em.var - ode.var));
   }
+}
+
+namespace {
+// Runs a shell command, returns its stdout and exit status.
+std::pair<std::string, int> run(const std::string& cmd) {
+  std::string out;
+  FILE* pipe = popen((cmd + " 2>/dev/null").c_str(), "r");
+  REQUIRE(pipe);
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+}  // namespace
+
+TEST_CASE("diffpath-cli gaussian-truth prints the library's numbers") {
+  const auto [out, rc] = run(std::string(DIFFPATH_CLI) +
+                             " gaussian-truth --m 0.5 --v 0.3 --eps 0.2 --delta 0.1 --d 2"
+                             " --schedule cosine --eta '0, 0.10,1' --json");
+  REQUIRE(rc == 0);
+  const auto j = nlohmann::json::parse(out);
+  const GaussianScoreParams p = wrong_model();
+  const Schedule s = Schedule::cosine();
+  CHECK(j["nll"]["0"].get<double>() == gaussian_nll(p, s, 0.0));    // keys as typed,
+  CHECK(j["nll"]["0.10"].get<double>() == gaussian_nll(p, s, 0.1));  // values round-trip
+  CHECK(j["nll"]["1"].get<double>() == gaussian_nll(p, s, 1.0));
+  CHECK(j["slope"].get<double>() == gaussian_nll_slope(p, s));
+  CHECK(run(std::string(DIFFPATH_CLI) + " gaussian-truth --eta 0,1.5").second != 0);
+  CHECK(run(std::string(DIFFPATH_CLI) + " gaussian-truth --eta 0,,1").second != 0);
+  CHECK(run(std::string(DIFFPATH_CLI) + " gaussian-truth --eps -2").second != 0);
+  CHECK(run(std::string(DIFFPATH_CLI) + " gaussian-truth --schedule nope").second != 0);
 }
 
 TEST_CASE("bad parameters are errors") {

@@ -250,7 +250,7 @@ TEST_CASE("float score matches double score to float round-off (paper network)")
 }
 
 TEST_CASE("batched evaluation equals one-by-one evaluation") {
-  // 300 points span two score chunks (256) and five jet chunks (64); each point's result must
+  // 300 points span three score chunks (128) and five jet chunks (64); each point's result must
   // not depend on its neighbours (round-off only: the product kernels may block differently).
   Mlp net = make_net(2, Activation::Swish, 77, {64, 64});
   const Points x = random_points(2, 300, 78);

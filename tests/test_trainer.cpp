@@ -8,10 +8,16 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
+#include "diffpath/checkpoint.hpp"
 #include "diffpath/dataset.hpp"
+#include "diffpath/io.hpp"
 #include "diffpath/rng.hpp"
 #include "diffpath/sampler.hpp"
 #include "diffpath/trainer.hpp"
@@ -414,3 +420,52 @@ TEST_CASE("background trainer: max_steps finishes, calls back, and publishes the
   CHECK(calls == 2);
   CHECK(bg.status_brief().steps == 350);
 }  // destructor stops and joins
+
+TEST_CASE("diffpath-cli train writes a checkpoint with its recipe and a loss curve") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("diffpath-test-train-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string model = (dir / "m.safetensors").string(), csv = (dir / "loss.csv").string();
+  const auto run = [&](const std::string& args) {
+    return std::system((std::string(DIFFPATH_CLI) + " train " + args + " >/dev/null 2>&1").c_str());
+  };
+  CHECK(run("--data 8gaussians --schedule cosine --epochs 3 --n-data 600 --batch 256 --hidden 16 "
+            "--depth 2 --activation tanh --seed 4 --threads 1 --quiet --loss-csv " + csv +
+            " --out " + model) == 0);
+  const Checkpoint ck = load_checkpoint(model);
+  CHECK(ck.params.hidden() == std::vector<int>{16, 16});
+  CHECK(ck.params.activation == Activation::Tanh);
+  CHECK(ck.metadata.at("steps") == "9");  // 3 epochs × ceil(600 / 256)
+  CHECK(ck.metadata.at("schedule") == Schedule::cosine().spec());
+  CHECK(ck.metadata.at("dataset") == "8gaussians");
+  CHECK(ck.metadata.at("seed") == "4");
+  CHECK(std::isfinite(std::stod(ck.metadata.at("final_loss"))));
+  const Points rows = read_points_csv(csv);  // step, epoch, loss, lr
+  REQUIRE(rows.rows() == 4);
+  CHECK(rows.cols() == 9);
+  CHECK(rows(0, 8) == 9);
+  CHECK(rows(1, 8) == doctest::Approx(3.0));
+
+  // The same seed gives the same network as the library (threads = 1: same float sums).
+  TrainConfig c;
+  c.data_spec = "8gaussians";
+  c.schedule = Schedule::cosine();
+  c.n_data = 600;
+  c.batch = 256;
+  c.hidden = {16, 16};
+  c.activation = Activation::Tanh;
+  c.seed = c.data_seed = 4;
+  c.threads = 1;
+  DsmTrainer trainer(c);
+  for (int s = 0; s < 9; ++s) trainer.step();
+  CHECK(max_diff(trainer.params(), ck.params) == 0.0);  // float weights stored as F32: exact
+
+  CHECK(run("--data nosuch --schedule simple --out " + model) != 0);
+  CHECK(run("--data swissroll --schedule simple --steps 5 --epochs 5 --out " + model) != 0);
+  CHECK(run("--data swissroll --schedule nosuch --steps 5 --out " + model) != 0);
+  CHECK(run("--data swissroll --schedule simple --steps 5 --lr -1 --out " + model) != 0);
+  CHECK(run("--data swissroll --schedule simple --steps 5") != 0);  // --out is required
+  CHECK(run("--data swissroll --schedule simple --steps 5 --out " +
+            (dir / "nodir" / "m.safetensors").string()) != 0);
+  fs::remove_all(dir);
+}

@@ -202,6 +202,10 @@ void App::draw_status(float y, float w, float h) {
   else
     ImGui::Text("model: %s |", session_->model() ? session_->model()->spec().c_str() : "none");
   ImGui::SameLine();
+  if (auto smp = session_->sample()) {
+    ImGui::Text("picture %.2f s%s |", smp->seconds, smp->coarse ? " (coarse)" : "");
+    ImGui::SameLine();
+  }
   if (session_->sampling_busy()) {
     ImGui::Text("sampling %3.0f%% |", 100 * session_->sampling_progress());
     ImGui::SameLine();
@@ -660,7 +664,10 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
     if (st.state == TrainerState::Failed) throw Error("training failed: " + st.message);
     return st.steps >= wait_steps_target_;
   }
-  if (c.name == "wait-sample") return session_->sample_settled();
+  if (c.name == "wait-sample") {
+    if (first) wait_model_version_ = session_->model_version();
+    return session_->sample_current(wait_model_version_);
+  }
   if (c.name == "wait-eval") {
     if (first) wait_model_version_ = session_->model_version();
     auto e = session_->evaluation();

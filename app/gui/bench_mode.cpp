@@ -37,7 +37,7 @@ bool BenchMode::step(App& app, double gui_ms, double now) {
       phase_start_ = now;
       break;
     case Phase::Settle:
-      if (s.sample_settled() || now - phase_start_ > 60) {
+      if (s.sample_current(0) || now - phase_start_ > 60) {
         phase_ = Phase::Frames;
         phase_start_ = now;
       }

@@ -3,15 +3,15 @@
 // published results; the same Figure is rendered by Cairo into a texture for the screen and
 // into PNG/SVG/PDF for export, so what you see is what you export.
 #include <array>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "diffpath/figure.hpp"
 #include "gl_util.hpp"
+#include "latest_job.hpp"
 #include "session.hpp"
-
-namespace diffpath {
-struct Figure;
-}
 
 namespace diffpath::gui {
 
@@ -23,6 +23,11 @@ std::optional<ChartId> parse_chart_name(const std::string& name);
 
 class Charts {
  public:
+  Charts();
+  ~Charts();
+  Charts(const Charts&) = delete;
+  Charts& operator=(const Charts&) = delete;
+
   /// Rebuilds the figures whose inputs changed and re-renders their textures (at most a few
   /// times per second while results stream in). Needs the GL context.
   void update(const Session& s, double eta, int width_px, int height_px, double now_seconds);
@@ -40,7 +45,34 @@ class Charts {
     double rendered_at = -1.0;
     bool has_data = false;
   };
+  // Background Cairo rendering: figures in, RGBA images out.
+  struct RenderItem {
+    int index = 0;
+    std::string signature;
+    bool has_data = false;
+    Figure figure;
+  };
+  struct RenderRequest {
+    int width = 0, height = 0;
+    std::vector<RenderItem> items;
+  };
+  struct RenderedChart {
+    int index = 0;
+    std::string signature;
+    bool has_data = false;
+    int width = 0, height = 0;
+    std::vector<uint8_t> rgba;
+  };
+  struct RenderResult {
+    std::vector<RenderedChart> charts;
+  };
+  using RenderJob = LatestJob<RenderRequest, RenderResult>;
+
   std::array<Slot, kChartCount> slots_;
+  std::unique_ptr<RenderJob> renderer_;
+  uint64_t seen_render_ = 0;
+  double last_submit_ = -1.0;
+  int width_ = 0, height_ = 0;
 };
 
 /// The figure of chart `id` for the current results; has_data = false when there is nothing

@@ -24,7 +24,7 @@ enum class TrailColor { Time, Action };
 struct Experiment {
   // Data: a core data-set spec ("swissroll", "csv:PATH", ...) or "drawn" (points painted on
   // the canvas, kept in `drawn`).
-  std::string data = "25gaussians";
+  std::string data = "swissroll";
   Points drawn = Points(2, 0);
   int n_data = 3000;
   uint64_t data_seed = 0;
@@ -47,13 +47,15 @@ struct Experiment {
   // Sampling (the viewport) — common random numbers: fixed seed ⇒ η morphs each path.
   double eta = 1.0;
   uint64_t seed = 0;
-  int particles = 3000;
-  int steps = 500;
-  int frame_stride = 5;   // keep every k-th step for the scrubber and trails
-  int trail_every = 12;   // draw the trail of every k-th particle
+  // Interactive defaults: 200 Euler–Maruyama steps keep a full picture of a 128-wide MLP
+  // under a second on two cores; the CLI reproduces the paper's 1000 steps.
+  int particles = 2000;
+  int steps = 200;
+  int frame_stride = 2;   // keep every k-th step for the scrubber and trails (100 frames)
+  int trail_every = 8;    // draw the trail of every k-th particle
 
   // Evaluation (NLL(0), E[−c] per snapshot).
-  int eval_points = 200;
+  int eval_points = 128;
   double eval_rtol = 1e-3;
 
   /// The data spec the core sees (resolves the Gaussian model's data set).

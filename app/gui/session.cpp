@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "diffpath/checkpoint.hpp"
 #include "diffpath/dataset.hpp"
@@ -30,6 +32,7 @@ Points pick_eval_points(const Points& data, int n) {
 
 Session::Session(const Experiment& initial, bool autostart)
     : sampling_(make_sampling_job()), evaluator_(make_eval_job()), w2_(make_w2_job()) {
+  verbose_ = std::getenv("DIFFPATH_VERBOSE") != nullptr;
   try {
     rebuild_data(initial);
     exp_ = initial;
@@ -229,6 +232,24 @@ void Session::poll_trainer() {
   }
 }
 
+void Session::log_timings() {
+  if (!verbose_) return;
+  if (sampling_->version() != logged_sample_) {
+    logged_sample_ = sampling_->version();
+    if (auto s = sampling_->latest())
+      std::fprintf(stderr, "[session] sample %s: %d particles, eta %.3f, model v%llu, %.3f s\n",
+                   s->coarse ? "coarse" : "full", s->particles(), s->eta,
+                   (unsigned long long)s->model_version, s->seconds);
+  }
+  if (evaluator_->version() != logged_eval_) {
+    logged_eval_ = evaluator_->version();
+    if (auto e = evaluator_->latest())
+      std::fprintf(stderr, "[session] eval%s step %lld: NLL %.4f, E[-c] %.4f, %.3f s\n",
+                   e->reference ? " (reference)" : "", (long long)e->step, e->summary.nll_mean,
+                   e->summary.wkb_mean, e->summary.seconds);
+  }
+}
+
 void Session::poll_evaluator() {
   const uint64_t v = evaluator_->version();
   if (v != seen_eval_) {
@@ -256,6 +277,7 @@ void Session::poll_evaluator() {
 }
 
 void Session::tick() {
+  log_timings();
   poll_trainer();
   // Snapshots of a training model refresh the picture only once the previous picture is done,
   // so the sampler is never starved by a fast trainer.
@@ -269,6 +291,14 @@ bool Session::sample_settled() const {
   if (resample_pending_ || sampling_->busy()) return false;
   auto s = sampling_->latest();
   return s && !s->coarse && s->eta == exp_.eta && s->model_version == sample_request_id_;
+}
+
+bool Session::sample_current(uint64_t min_version) const {
+  auto s = sampling_->latest();
+  return s && !s->coarse && s->eta == exp_.eta && s->seed == exp_.seed &&
+         s->particles() == exp_.particles && s->schedule == exp_.schedule &&
+         !s->result.frame_steps.empty() && s->result.frame_steps.back() == exp_.steps &&
+         s->model_version >= min_version;
 }
 
 void Session::start_training() {

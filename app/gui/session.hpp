@@ -62,6 +62,9 @@ class Session {
   bool sampling_busy() const { return sampling_->busy() || resample_pending_; }
   /// True when the newest full-resolution sample matches the current experiment and model.
   bool sample_settled() const;
+  /// True when the newest full-resolution sample has the current sampling settings and a
+  /// model at least as new as `min_version` (a training model keeps changing meanwhile).
+  bool sample_current(uint64_t min_version) const;
 
   std::shared_ptr<const EvalResult> evaluation() const { return eval_latest_; }
   std::shared_ptr<const EvalResult> reference_evaluation() const { return eval_reference_; }
@@ -96,6 +99,7 @@ class Session {
   void submit_eval();
   void poll_trainer();
   void poll_evaluator();
+  void log_timings();  // DIFFPATH_VERBOSE=1: one stderr line per result (tests, benchmarks)
 
   Experiment exp_;
   Points data_ = Points(2, 0);
@@ -125,6 +129,8 @@ class Session {
   std::vector<EvalRecord> eval_history_;
 
   std::string error_;
+  bool verbose_ = false;
+  uint64_t logged_sample_ = 0, logged_eval_ = 0;
 };
 
 }  // namespace diffpath::gui

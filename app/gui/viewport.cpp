@@ -12,7 +12,7 @@ namespace {
 // stand out; data in a light slate so it reads as "reference", not "result".
 constexpr float kBackground[4] = {0.075f, 0.082f, 0.102f, 1.0f};
 constexpr float kParticle[4] = {1.0f, 0.62f, 0.11f, 0.9f};
-constexpr float kData[4] = {0.55f, 0.78f, 1.0f, 0.35f};
+constexpr float kData[4] = {0.55f, 0.80f, 1.0f, 0.55f};
 
 // Index f of the frame interval [times[f], times[f+1]] (times decreasing) containing t, and
 // the interpolation weight w of frame f+1.
@@ -184,7 +184,9 @@ void Viewport::render(double t_now, const ViewportOptions& opt) {
   glClearColor(kBackground[0], kBackground[1], kBackground[2], kBackground[3]);
   glClear(GL_COLOR_BUFFER_BIT);
   glEnable(GL_BLEND);
-  glBlendFunc(GL_SRC_ALPHA, GL_ONE_MINUS_SRC_ALPHA);
+  // Colour blends as usual; destination alpha stays 1 so the image is opaque when ImGui
+  // composites it and when it is exported.
+  glBlendFuncSeparate(GL_SRC_ALPHA, GL_ONE_MINUS_SRC_ALPHA, GL_ONE, GL_ONE_MINUS_SRC_ALPHA);
   glEnable(GL_PROGRAM_POINT_SIZE);
   glEnable(GL_MULTISAMPLE);
 
@@ -379,7 +381,10 @@ std::vector<uint8_t> Viewport::capture(int& w, int& h) const {
   w = target_.width;
   h = target_.height;
   if (!target_.fbo) return {};
-  return target_.read_rgba();
+  // Blending leaves partial alpha in the target; what the user sees is the opaque composite.
+  auto px = target_.read_rgba();
+  for (size_t i = 3; i < px.size(); i += 4) px[i] = 255;
+  return px;
 }
 
 }  // namespace diffpath::gui

@@ -462,7 +462,8 @@ LikelihoodSummary evaluate_likelihood(const ScoreModel& model, const Schedule& s
   // on its points, so the outcome is independent of the thread count.
   parallel_for(std::min(threads, std::max(1, n_batches)), threads, [&](int wb, int we) {
     for (int w = wb; w < we; ++w) {
-      for (int b; !abort.load() && (b = next_batch++) < n_batches;) {
+      const auto stop = [&] { return abort.load() || (cancel && cancel->load()); };
+      for (int b; !stop() && (b = next_batch++) < n_batches;) {
         try {
           run_batch(b);
         } catch (...) {
@@ -474,6 +475,8 @@ LikelihoodSummary evaluate_likelihood(const ScoreModel& model, const Schedule& s
   });
 
   sum.cancelled = cancel && cancel->load();
+  for (PointLikelihood& pt : sum.points)
+    if (!pt.ok && pt.error.empty()) pt.error = "cancelled before this point was evaluated";
   std::vector<double> nll, wkb, dn, dc;
   for (int p = 0; p < total; ++p) {
     const PointLikelihood& pt = sum.points[p];

@@ -117,7 +117,7 @@ void MlpParams::validate() const {
 namespace {
 
 // Points per chunk: keeps a chunk's activations (width × chunk) in L2 between layers.
-constexpr int kScoreChunk = 256;
+constexpr int kScoreChunk = 128;
 
 template <class Derived>
 void apply_activation(Activation act, Eigen::MatrixBase<Derived>& z) {

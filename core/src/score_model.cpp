@@ -2,8 +2,10 @@
 // exact score of a Gaussian mixture (including point masses: the empirical "ideal" score).
 #include "diffpath/score_model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 namespace diffpath {
 namespace {
@@ -86,68 +88,118 @@ void GaussianScore::jet(const Points& x, double t, int order, ScoreJet& out) con
 //   ∂³s  = M4 − (M2_ab M2_ce + M2_ac M2_be + M2_ae M2_bc),
 //              M4_abce = Σ r (w_a w_b w_c w_e − (6 terms δ_·· w_· w_·)/c + (3 terms δ_·· δ_··)/c²).
 // (Differentiate E_r[f] → E_r[∂f] + E_r[f w]; checked against finite differences in tests.)
+//
+// Cost: per point, a few vectorised passes over the K components (the exp dominates); all
+// buffers are allocated once per call, never per point. Calls are single-threaded and const:
+// samplers parallelise over particles and call score() on their own chunks.
 
 namespace {
 
 // The diffused mixture at one time, laid out for vectorised loops over components.
 struct DiffusedMixture {
-  Eigen::ArrayXXd mean;   // K × d: α μ_k (each coordinate contiguous over k)
-  Eigen::ArrayXd inv_c;   // K: 1/c_k
-  Eigen::ArrayXd bias;    // K: log w_k − (d/2) log c_k (the common −(d/2) log 2π dropped)
+  Eigen::ArrayXXd mean;       // K × d: α μ_k (each coordinate contiguous over k)
+  Eigen::ArrayXd inv_c;       // K: 1/c_k
+  Eigen::ArrayXd half_inv_c;  // K: 1/(2 c_k)
+  Eigen::ArrayXd bias;        // K: log w_k − (d/2) log c_k (the common −(d/2) log 2π dropped)
 };
 
-// Responsibilities r (K) of the point x. `scratch` is a K-buffer reused across points so the
-// hot loop does not allocate. Log-sum-exp: r = exp(L − max L) / Σ exp(L − max L).
-void responsibilities(const DiffusedMixture& p, const double* x, Eigen::ArrayXd& scratch,
-                      Eigen::ArrayXd& r) {
-  scratch = (p.mean.col(0) - x[0]).square();
-  for (Eigen::Index j = 1; j < p.mean.cols(); ++j) scratch += (p.mean.col(j) - x[j]).square();
-  scratch = p.bias - 0.5 * scratch * p.inv_c;
-  r = (scratch - scratch.maxCoeff()).exp();
-  r /= r.sum();
+// Unnormalised responsibilities e_k = exp(L_k − max L) of the point x into e (K, reused
+// across points so the hot loop does not allocate); returns Σ e (log-sum-exp: r = e / Σ e).
+// One fused pass for the logits in 1D and 2D, then the max, then a vectorised exp.
+double responsibilities(const DiffusedMixture& p, const double* x, Eigen::ArrayXd& e) {
+  const Eigen::Index d = p.mean.cols();
+  if (d == 1) {
+    e = p.bias - p.half_inv_c * (p.mean.col(0) - x[0]).square();
+  } else if (d == 2) {
+    e = p.bias - p.half_inv_c * ((p.mean.col(0) - x[0]).square() + (p.mean.col(1) - x[1]).square());
+  } else {
+    e = (p.mean.col(0) - x[0]).square();
+    for (Eigen::Index j = 1; j < d; ++j) e += (p.mean.col(j) - x[j]).square();
+    e = p.bias - p.half_inv_c * e;
+  }
+  // Clamping at −700 keeps exp out of the subnormal range (which is slow on x86): a clamped
+  // component keeps a weight e^−700 ≈ 1e-304 relative, far below rounding.
+  e = (e - e.maxCoeff()).max(-700.0).exp();
+  return e.sum();
 }
 
-// Components whose responsibility is below this are skipped in the jet sums. Their share
-// is at most K · 1e-24 · (a polynomial of the log-ratio of at most degree 2 in w²), far below
-// double rounding of the retained terms.
-constexpr double kNegligibleResponsibility = 1e-24;
+// Index tuples a ≤ b ≤ … of one rank (the distinct entries of a symmetric tensor). Each
+// tuple knows its parent (the tuple without its last index) so moment products are built
+// rank by rank, P_abc = P_ab · w_c, and which sorted tuple every flat index maps to.
+struct SortedTuples {
+  std::vector<int> parent, last;  // per sorted tuple
+  std::vector<int> of_flat;       // d^rank flat (row-major) index → sorted tuple
 
-// Per-point accumulators of the cumulant formulas above (flat, row-major index tuples).
+  static std::vector<SortedTuples> up_to_rank(int d, int max_rank) {
+    std::vector<SortedTuples> ranks(max_rank + 1);
+    std::vector<std::vector<int>> codes(max_rank + 1);  // sorted tuple as a base-d number
+    codes[0] = {0};
+    ranks[0].last = {0};
+    ranks[0].of_flat = {0};
+    for (int rank = 1; rank <= max_rank; ++rank) {
+      SortedTuples& t = ranks[rank];
+      const SortedTuples& below = ranks[rank - 1];
+      for (int s = 0; s < int(codes[rank - 1].size()); ++s)
+        for (int e = rank == 1 ? 0 : below.last[s]; e < d; ++e) {
+          t.parent.push_back(s);
+          t.last.push_back(e);
+          codes[rank].push_back(codes[rank - 1][s] * d + e);
+        }
+      int flat_count = 1;
+      for (int i = 0; i < rank; ++i) flat_count *= d;
+      for (int flat = 0; flat < flat_count; ++flat) {
+        std::vector<int> digits(rank);
+        for (int i = rank - 1, f = flat; i >= 0; --i, f /= d) digits[i] = f % d;
+        std::sort(digits.begin(), digits.end());
+        int code = 0;
+        for (int v : digits) code = code * d + v;
+        const auto it = std::find(codes[rank].begin(), codes[rank].end(), code);
+        t.of_flat.push_back(int(it - codes[rank].begin()));
+      }
+    }
+    return ranks;
+  }
+  int size() const { return int(parent.size()); }
+};
+
+// Per-point moment sums of the cumulant formulas above, each a vectorised sum over the K
+// components, one per distinct (sorted) index tuple; expanded to flat row-major arrays.
 struct CumulantSums {
   int d = 0;
-  Eigen::VectorXd P1, P2, P3;        // r w, r w⊗w, r w⊗w⊗w of one component
-  Eigen::VectorXd A, B, E2, E3, E4;  // Σ r w/c, Σ r w⊗w/c, Σ r w⊗², Σ r w⊗³, Σ r w⊗⁴
+  std::vector<SortedTuples> tuples;  // ranks 0..4
+  Eigen::ArrayXXd w, P1, P2, P3;     // K × tuples: w_k, r w, r w⊗w, r w⊗w⊗w
+  Eigen::VectorXd A, B, E2, E3, E4;  // flat: Σ r w/c, Σ r w⊗w/c, Σ r w⊗², Σ r w⊗³, Σ r w⊗⁴
   double S1 = 0, S2 = 0;             // Σ r/c, Σ r/c²
 
-  explicit CumulantSums(int dim)
-      : d(dim), P1(d), P2(d * d), P3(d * d * d), A(d), B(d * d), E2(d * d), E3(d * d * d),
-        E4(d * d * d * d) {}
+  CumulantSums(int dim, Eigen::Index K)
+      : d(dim), tuples(SortedTuples::up_to_rank(dim, 4)), w(K, d), P1(K, d),
+        P2(K, tuples[2].size()), P3(K, tuples[3].size()), A(d), B(d * d), E2(d * d),
+        E3(d * d * d), E4(d * d * d * d), distinct_(tuples[4].size()) {}
 
-  void clear(int order) {
-    S1 = S2 = 0;
-    E2.setZero();
-    A.setZero();
-    E3.setZero();
-    if (order >= 3) {
-      B.setZero();
-      E4.setZero();
-    }
+  // r: normalised responsibilities; w must hold u_k − s.
+  void compute(const Eigen::ArrayXd& r, const Eigen::ArrayXd& inv_c, int order) {
+    S1 = (r * inv_c).sum();
+    for (int a = 0; a < d; ++a) P1.col(a) = r * w.col(a);
+    const SortedTuples &t2 = tuples[2], &t3 = tuples[3], &t4 = tuples[4];
+    for (int s = 0; s < t2.size(); ++s) P2.col(s) = P1.col(t2.parent[s]) * w.col(t2.last[s]);
+    expand(t2, [&](int s) { return P2.col(s).sum(); }, E2);
+    if (order < 2) return;
+    expand(tuples[1], [&](int s) { return (P1.col(s) * inv_c).sum(); }, A);
+    for (int s = 0; s < t3.size(); ++s) P3.col(s) = P2.col(t3.parent[s]) * w.col(t3.last[s]);
+    expand(t3, [&](int s) { return P3.col(s).sum(); }, E3);
+    if (order < 3) return;
+    S2 = (r * inv_c.square()).sum();
+    expand(t2, [&](int s) { return (P2.col(s) * inv_c).sum(); }, B);
+    expand(t4, [&](int s) { return (P3.col(t4.parent[s]) * w.col(t4.last[s])).sum(); }, E4);
   }
 
-  void add(double r, double inv_c, const double* w, int order) {
-    S1 += r * inv_c;
-    for (int a = 0; a < d; ++a) P1[a] = r * w[a];
-    for (int ab = 0; ab < d * d; ++ab) P2[ab] = P1[ab / d] * w[ab % d];
-    E2 += P2;
-    if (order < 2) return;
-    A += inv_c * P1;
-    for (int abc = 0; abc < d * d * d; ++abc) P3[abc] = P2[abc / d] * w[abc % d];
-    E3 += P3;
-    if (order < 3) return;
-    S2 += r * inv_c * inv_c;
-    B += inv_c * P2;
-    for (int abc = 0, i = 0; abc < d * d * d; ++abc)
-      for (int e = 0; e < d; ++e, ++i) E4[i] += P3[abc] * w[e];
+ private:
+  std::vector<double> distinct_;  // one value per sorted tuple (sized for rank 4 in the ctor)
+
+  template <class SumOf>
+  void expand(const SortedTuples& t, SumOf sum_of, Eigen::VectorXd& flat) {
+    for (int s = 0; s < t.size(); ++s) distinct_[s] = sum_of(s);
+    for (Eigen::Index i = 0; i < flat.size(); ++i) flat[i] = distinct_[t.of_flat[i]];
   }
 };
 
@@ -209,6 +261,7 @@ DiffusedMixture diffuse(const GaussianMixture& data, const Schedule& schedule, d
   DiffusedMixture p;
   p.mean.resize(K, d);
   p.inv_c.resize(K);
+  p.half_inv_c.resize(K);
   p.bias.resize(K);
   for (Eigen::Index k = 0, i = 0; k < data.weights.size(); ++k) {
     if (!(data.weights(k) > 0)) continue;
@@ -218,6 +271,7 @@ DiffusedMixture diffuse(const GaussianMixture& data, const Schedule& schedule, d
                   std::to_string(t) + " (point masses need t > 0)");
     p.mean.row(i) = alpha * data.means.col(k).transpose().array();
     p.inv_c(i) = 1.0 / c;
+    p.half_inv_c(i) = 0.5 / c;
     p.bias(i) = std::log(data.weights(k) / total) - 0.5 * d * std::log(c);
     ++i;
   }
@@ -228,14 +282,13 @@ DiffusedMixture diffuse(const GaussianMixture& data, const Schedule& schedule, d
 void MixtureScore::score(const Points& x, double t, Points& out) const {
   check_batch(x, dim(), "mixture score");
   const DiffusedMixture p = diffuse(data_, schedule_, t, spec_);
-  const Eigen::Index K = p.inv_c.size();
-  Eigen::ArrayXd scratch(K), r(K);
+  Eigen::ArrayXd e(p.inv_c.size());
   out.resize(x.rows(), x.cols());
   for (Eigen::Index i = 0; i < x.cols(); ++i) {
     const double* xi = x.col(i).data();
-    responsibilities(p, xi, scratch, r);
-    r *= p.inv_c;  // s_j = Σ r_k (α μ_kj − x_j)/c_k, summed directly (no x Σ r/c cancellation)
-    for (Eigen::Index j = 0; j < x.rows(); ++j) out(j, i) = ((p.mean.col(j) - xi[j]) * r).sum();
+    const double z = responsibilities(p, xi, e);
+    e *= p.inv_c;  // s_j = Σ r_k (α μ_kj − x_j)/c_k, summed directly (no x Σ r/c cancellation)
+    for (Eigen::Index j = 0; j < x.rows(); ++j) out(j, i) = ((p.mean.col(j) - xi[j]) * e).sum() / z;
   }
 }
 
@@ -246,20 +299,19 @@ void MixtureScore::jet(const Points& x, double t, int order, ScoreJet& out) cons
   resize_jet(out, d, x.cols(), order);
   const DiffusedMixture p = diffuse(data_, schedule_, t, spec_);
   const Eigen::Index K = p.inv_c.size();
-  Eigen::ArrayXd scratch(K), r(K);
-  CumulantSums sums(d);
-  Eigen::VectorXd w(d);
+  Eigen::ArrayXd r(K);
+  CumulantSums sums(d, K);
   for (Eigen::Index i = 0; i < x.cols(); ++i) {
     const double* xi = x.col(i).data();
-    responsibilities(p, xi, scratch, r);
-    for (int j = 0; j < d; ++j) out.s(j, i) = ((p.mean.col(j) - xi[j]) * r * p.inv_c).sum();
-    if (order == 0) continue;
-    sums.clear(order);
-    for (Eigen::Index k = 0; k < K; ++k) {
-      if (r(k) < kNegligibleResponsibility) continue;
-      for (int j = 0; j < d; ++j) w[j] = (p.mean(k, j) - xi[j]) * p.inv_c(k) - out.s(j, i);
-      sums.add(r(k), p.inv_c(k), w.data(), order);
+    const double z = responsibilities(p, xi, r);
+    r /= z;
+    for (int j = 0; j < d; ++j) {
+      sums.w.col(j) = (p.mean.col(j) - xi[j]) * p.inv_c;  // u_k
+      out.s(j, i) = (r * sums.w.col(j)).sum();
     }
+    if (order == 0) continue;
+    for (int j = 0; j < d; ++j) sums.w.col(j) -= out.s(j, i);  // centred: w_k = u_k − s
+    sums.compute(r, p.inv_c, order);
     assemble_jet(sums, order, out.J.col(i).data(), order >= 2 ? out.H.col(i).data() : nullptr,
                  order >= 3 ? out.T.col(i).data() : nullptr);
   }

@@ -3,6 +3,7 @@
 
 #include "diffpath/dataset.hpp"
 #include "diffpath/score_model.hpp"
+#include "diffpath/checkpoint.hpp"
 
 namespace diffpath {
 namespace {
@@ -42,7 +43,10 @@ ScoreModelPtr make_score_model(const std::string& text, const Schedule& schedule
   const Spec spec = Spec::parse(text);
   if (spec.name == "exact") return make_exact(spec, text, schedule, options);
   if (spec.name == "gaussian") return make_gaussian(spec, schedule);
-  if (spec.name == "model") throw Error("model: checkpoints are not wired in yet");
+  if (spec.name == "model") {
+    if (spec.rest.empty()) throw Error("model: needs a checkpoint path, e.g. model:assets/swissroll-simple.safetensors");
+    return load_mlp_model(spec.rest);
+  }
   throw Error("unknown score model '" + text + "' (use " + kForms + ")");
 }
 

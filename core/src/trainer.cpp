@@ -280,6 +280,7 @@ DsmTrainer::DsmTrainer(TrainConfig config, const MlpParams* initial)
   config_.data = Points();  // the copy in data_ is the one used
   if (!config_.fresh_samples) config_.n_data = int(data_.cols());
 
+  if (!initial) initial = config_.initial.get();
   MlpParams p = initial ? *initial
                         : MlpParams::init(dim_, config_.hidden, config_.activation,
                                           stream_seed(config_.seed, 1));
@@ -720,6 +721,15 @@ void BackgroundTrainer::publish(DsmTrainer& trainer) {
 
 void BackgroundTrainer::train_one_step(DsmTrainer& trainer, int64_t max_steps) {
   using clock = std::chrono::steady_clock;
+  if (max_steps > 0 && trainer.steps_done() >= max_steps) {  // max_steps lowered below steps
+    std::lock_guard lk(mu_);
+    if (!next_trainer_ && status_.state == TrainerState::Running) {
+      status_.state = TrainerState::Finished;
+      status_.steps_per_second = 0.0;
+      status_.message = "finished: " + std::to_string(trainer.steps_done()) + " steps";
+    }
+    return;
+  }
   const int64_t rollbacks_before = trainer.rollbacks();
   const double loss = trainer.step();
   const bool rolled_back = trainer.rollbacks() != rollbacks_before;

@@ -60,6 +60,9 @@ struct TrainConfig {
   /// false: the paper's protocol, shuffled mini-batches over a fixed set (epoch = one pass;
   /// the last batch of an epoch holds the remainder, like PyTorch's DataLoader).
   bool fresh_samples = false;
+  /// Optional starting weights (e.g. a loaded checkpoint to fine-tune); null: a fresh
+  /// LeCun-normal network. When set, its architecture overrides hidden and activation.
+  std::shared_ptr<const MlpParams> initial;
 
   // Background trainer only.
   int64_t max_steps = 0;              // stop ("finished") after this many steps; 0 = never
@@ -108,8 +111,9 @@ template <class S> struct DsmWorkspace;  // per-thread buffers (trainer.cpp)
 class DsmTrainer {
  public:
   /// Validates the config (throws Error with a one-line reason), makes the data set and the
-  /// initial network (MlpParams::init with stream_seed(seed, 1)). `initial` (optional)
-  /// continues from given weights instead; its architecture then overrides hidden/activation.
+  /// initial network (MlpParams::init with stream_seed(seed, 1)). `initial` (optional, else
+  /// config.initial) continues from given weights instead; its architecture then overrides
+  /// hidden/activation.
   explicit DsmTrainer(TrainConfig config, const MlpParams* initial = nullptr);
   ~DsmTrainer();
   DsmTrainer(const DsmTrainer&) = delete;

@@ -37,9 +37,19 @@ struct TransportPlan {
 
 /// Optimal plan between a (d × n) and b (d × m), uniform weights 1/n and 1/m. n ≠ m is
 /// allowed (integer supplies lcm(n,m)/n and lcm(n,m)/m). Throws Error on empty sets,
-/// mismatched dimensions, non-finite coordinates, or n·m beyond 64 M arcs (memory).
-/// Single-threaded; memory ≈ 70 bytes × n·m (3000 × 3000: ≈ 0.6 GB).
-TransportPlan optimal_transport(const Points& a, const Points& b);
+/// mismatched dimensions, non-finite coordinates, or n·m beyond 64 M arcs.
+///
+/// `candidates` > 0 (default) solves by column generation: network simplex on the arcs between
+/// each point and its `candidates` nearest neighbours in the other set (after whitening each
+/// set by its own mean and covariance, so a shift or a wrong scale does not mislead it), plus
+/// a feasible staircase; then all n·m arcs are priced with the optimal node potentials in exact
+/// integer arithmetic, arcs with negative reduced cost are added and the restricted problem is
+/// re-solved. It stops when none is left: LP optimality on the full graph, the same optimum as
+/// solving the full bipartite graph at once (`candidates` = 0), not an approximation — only
+/// faster (3000 × 3000 in 2D: ~0.4–0.7 s of CPU against ~1.5 s) and without the ~70 bytes ×
+/// n·m of memory. Small problems (candidates·(n + m) ≥ n·m / 2) go to the full graph directly.
+/// Single-threaded.
+TransportPlan optimal_transport(const Points& a, const Points& b, int candidates = 100);
 
 /// The squared 2-Wasserstein distance, optimal_transport(a, b).cost.
 double w2_squared(const Points& a, const Points& b);

@@ -1,0 +1,76 @@
+// NLL + exact first-order WKB coefficient for 1000 swiss-roll points at rtol = atol = 1e-5
+// with the paper's network (2 → 128 → 128 → 128 → 2, swish), on 2 threads. Issue 4's target
+// is < 10 s. The baseline is the reference method (finite differences over nested RK45
+// solves) ported to PyTorch + SciPy, measured on this machine at ≈ 10 s per ten points at the
+// looser outer tolerance 1e-3, i.e. ≈ 1000 s for 1000 points: x_reference = 1000 s / ours.
+// Uses the trained checkpoint assets/swissroll-simple.safetensors when present (a trained
+// score has different step counts than a random one), else a LeCun-initialised network.
+//
+// Variants: error_estimate off (one NLL + WKB evaluation, the number the target is about)
+// and on (the CLI default: the same again at tenfold tighter tolerances).
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "diffpath/checkpoint.hpp"
+#include "diffpath/dataset.hpp"
+#include "diffpath/likelihood.hpp"
+#include "diffpath/mlp.hpp"
+
+using namespace diffpath;
+
+namespace {
+
+constexpr double kReferenceSeconds = 1000.0;
+constexpr int kPoints = 1000;
+
+const ScoreModel& paper_model() {
+  static const std::shared_ptr<const ScoreModel> model = [] {
+    // bench/ sits next to assets/ in the source tree (CMake passes absolute __FILE__ paths).
+    const std::string path =
+        (std::filesystem::path(__FILE__).parent_path().parent_path() / "assets" /
+         "swissroll-simple.safetensors")
+            .string();
+    if (std::filesystem::exists(path)) {
+      std::fprintf(stderr, "bench_likelihood: using trained checkpoint %s\n", path.c_str());
+      return std::shared_ptr<const ScoreModel>(load_mlp_model(path));
+    }
+    std::fprintf(stderr, "bench_likelihood: no checkpoint, random-init paper network\n");
+    return std::shared_ptr<const ScoreModel>(std::make_shared<Mlp>(
+        MlpParams::init(2, {128, 128, 128}, Activation::Swish, 1), "mlp:random"));
+  }();
+  return *model;
+}
+
+void BM_NllWkbSwissroll(benchmark::State& state) {
+  const Points x0 = make_dataset("swissroll", kPoints, 12345).points;  // fresh evaluation set
+  LikelihoodOptions opt;
+  opt.rtol = opt.atol = 1e-5;
+  opt.threads = 2;
+  opt.error_estimate = state.range(0) != 0;
+  LikelihoodSummary s;
+  for (auto _ : state) {
+    s = evaluate_likelihood(paper_model(), Schedule::simple(), x0, opt);
+    benchmark::DoNotOptimize(s.nll_mean);
+  }
+  state.counters["seconds"] = s.seconds;
+  state.counters["points/s"] = kPoints / s.seconds;
+  state.counters["x_reference"] = kReferenceSeconds / s.seconds;
+  state.counters["excluded"] = s.excluded;
+  state.SetLabel(std::string(opt.error_estimate ? "with error estimate" : "single run") +
+                 ", NLL " + std::to_string(s.nll_mean) + ", E[-c] " +
+                 std::to_string(s.wkb_mean));
+}
+
+}  // namespace
+
+BENCHMARK(BM_NllWkbSwissroll)
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
+
+BENCHMARK_MAIN();
