@@ -5,6 +5,8 @@
 #include <cstdio>
 
 #include "cli_common.hpp"
+#include "diffpath/dataset.hpp"
+#include "diffpath/figure.hpp"
 #include "diffpath/io.hpp"
 #include "diffpath/sampler.hpp"
 #include "diffpath/schedule.hpp"
@@ -15,7 +17,7 @@ namespace diffpath::cli {
 namespace {
 
 struct SampleCliOptions {
-  std::string score, schedule = "simple", solver = "em", out, trajectories;
+  std::string score, schedule = "simple", solver = "em", out, trajectories, plot, plot_data;
   SamplerOptions sampler;
   ScoreSpecOptions spec;
   bool json = false;
@@ -32,6 +34,46 @@ constexpr const char* kSampleHelp =
     "Output: samples.csv has header x,y (x in 1D); the trajectory file is long format\n"
     "particle,step,t,x,y,action with frames every --stride steps (the last step always) and\n"
     "each particle's Onsager–Machlup action Ã_{θ,η} (EM discretization) repeated on its rows.";
+
+std::vector<double> row(const Points& p, int i) {
+  return std::vector<double>(p.row(i).begin(), p.row(i).end());
+}
+
+// A look at the samples: a scatter (2D) or a density histogram (1D), over reference data in
+// grey when --plot-data names a data set.
+void plot_samples(const SampleCliOptions& o, const Points& samples) {
+  Figure fig;
+  char title[160];
+  std::snprintf(title, sizeof title, "%s, %s schedule, η = %g, %d steps", o.score.c_str(),
+                o.schedule.c_str(), o.sampler.eta, o.sampler.steps);
+  fig.title = title;
+  const Points data = o.plot_data.empty()
+                          ? Points()
+                          : make_dataset(o.plot_data, int(samples.cols()), o.sampler.seed + 1).points;
+  if (samples.rows() == 1) {
+    fig.xlabel = "x";
+    fig.ylabel = "density";
+    if (data.size() > 0)
+      fig.series.push_back(Series::histogram_of(row(data, 0), 60, true, o.plot_data));
+    fig.series.push_back(Series::histogram_of(row(samples, 0), 60, true, "samples"));
+  } else {
+    fig.xlabel = "x";
+    fig.ylabel = "y";
+    fig.aspect_equal = true;
+    if (data.size() > 0) {
+      auto d = Series::scatter(row(data, 0), row(data, 1), o.plot_data + " (fresh data)");
+      d.color = Color::rgb(0xBBBBBB);
+      d.marker_radius = 1.6;
+      fig.series.push_back(d);
+    }
+    auto s = Series::scatter(row(samples, 0), row(samples, 1), "samples");
+    s.marker_radius = 1.6;
+    s.alpha = 0.8;
+    fig.series.push_back(s);
+  }
+  save_figure(fig, o.plot, 700, 640);
+  std::fprintf(stderr, "wrote plot %s\n", o.plot.c_str());
+}
 
 void run_sample(SampleCliOptions o) {
   const Schedule schedule = Schedule::parse(o.schedule);
@@ -53,6 +95,7 @@ void run_sample(SampleCliOptions o) {
   write_points_csv(o.out, r.samples);
   if (!o.trajectories.empty())
     write_trajectories_csv(o.trajectories, r.frame_steps, r.frame_times, r.frames, &r.action);
+  if (!o.plot.empty()) plot_samples(o, r.samples);
 
   const double mean_action = r.action.mean();
   const double action_se =
@@ -121,6 +164,8 @@ void add_sample_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber)
       ->needs(traj);
+  cmd->add_option("--plot", o->plot, "Also draw the samples (.png, .svg or .pdf)");
+  cmd->add_option("--plot-data", o->plot_data, "Data set drawn in grey under the samples");
   cmd->add_flag("--json", o->json,
                 "Print {n, eta, steps, seconds, mean_action, ...} as JSON on stdout");
   cmd->callback([o] { run_sample(*o); });
