@@ -32,5 +32,7 @@ void main() {
   if (v_time < u_t_now - 1e-6) discard;
   float progress = (u_t_max - v_time) / max(u_t_max - u_t_min, 1e-9);
   vec3 c = (u_mode == 0) ? viridis(progress) : coolwarm(v_action);
-  frag = vec4(c, u_alpha);
+  // The noisy start (near Tmax) fades, the end (near the data) is drawn at full opacity: the
+  // eye follows where the paths go rather than the tangle they come from.
+  frag = vec4(c, u_alpha * (0.3 + 0.7 * progress));
 }

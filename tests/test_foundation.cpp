@@ -120,3 +120,16 @@ TEST_CASE("Dormand-Prince: blow-up is reported, not crashed; cancel stops") {
   CHECK_FALSE(c.ok);
   CHECK(c.error == "cancelled");
 }
+
+TEST_CASE("Dormand-Prince: the divergence guard stops a run-away solution early") {
+  // y' = 50 y grows like e^{50 t}: |y| passes 1e8 near t = 0.37, long before t = 10 (e^500).
+  const OdeRhs grow = [](double, const Vec& y, Vec& dy) { dy = 50.0 * y; };
+  Vec y = Vec::Ones(1);
+  OdeOptions o{1e-6, 1e-6};
+  o.max_abs = 1e8;
+  const OdeStats st = integrate_dopri5(grow, 0, 10, y, o);
+  CHECK_FALSE(st.ok);
+  CHECK(st.error.find("diverging") != std::string::npos);
+  CHECK(st.steps < 200);
+  CHECK(std::abs(y(0)) < 1e10);  // stopped at the first accepted step past the bound
+}

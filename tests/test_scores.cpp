@@ -362,3 +362,208 @@ TEST_CASE("make_score_model: specs, round trips and errors") {
   CHECK_THROWS_AS(exact->jet(Points::Zero(2, 2), 0.5, 4, jet), Error);
   CHECK_THROWS_AS(empirical->score(Points::Zero(2, 2), 0.0, s), Error);
 }
+
+// ------------------------------------------------------------ equal-variance fast path
+//
+// MixtureScore takes a fast path (pruned blocks, fused exp pass; at large t a Taylor
+// expansion for batches of many points) when all components share one variance v. A twin with one variance differing forces the general path with the same
+// density to rounding: for point masses (v = 0) one variance becomes 5e-324, which α² · 5e-324
+// underflows away; otherwise a copy of component 0 with weight 1e-300 · Σw and a slightly
+// smaller variance is appended (narrower, so its term stays ≥ 690 below component 0's
+// everywhere: a relative contribution ≤ 1e-300).
+
+namespace {
+
+// The same mixture, but on the general path.
+MixtureScore general_twin(GaussianMixture g, const Schedule& schedule) {
+  if (g.variances(0) == 0) {
+    g.variances(0) = std::nextafter(0.0, 1.0);
+    return MixtureScore(std::move(g), schedule, "general");
+  }
+  const Eigen::Index K = g.size();
+  GaussianMixture twin;
+  twin.weights = Vec(K + 1);
+  twin.weights << g.weights, 1e-300 * g.weights.sum();
+  twin.means = Points(g.dim(), K + 1);
+  twin.means << g.means, g.means.col(0);
+  twin.variances = Vec(K + 1);
+  twin.variances << g.variances, 0.999 * g.variances(0);
+  g = std::move(twin);
+  return MixtureScore(std::move(g), schedule, "general");
+}
+
+// Largest deviation of `fast` from `general` per point, relative to the block's rounding
+// scale at that point. Both paths form w = u − s with absolute rounding ε(|s| + κ), κ = 1/√c
+// the spread of u, and a moment of order n moves by ≈ n·δw·κ^(n−1); so s, J, H, T are compared
+// in units of (|s| + κ)·κ^(0, 1, 2, 3). (Near the data |s| ≲ κ and these are the natural
+// scales 1/√c, 1/c, …; far out, |s| ≈ |x|/c and H, T are rounding noise in both paths.)
+struct JetDeviation {
+  double s = 0, J = 0, H = 0, T = 0;
+  bool differs = false;  // any bit differs (the paths sum in different orders)
+};
+JetDeviation jet_deviation(const ScoreJet& fast, const ScoreJet& general, double c) {
+  JetDeviation dev;
+  const double k = 1 / std::sqrt(c);
+  const auto worst = [](const Eigen::MatrixXd& a, const Eigen::MatrixXd& b, Eigen::Index i) {
+    return (a.col(i) - b.col(i)).cwiseAbs().maxCoeff();
+  };
+  for (Eigen::Index i = 0; i < fast.s.cols(); ++i) {
+    const double unit = general.s.col(i).norm() + k;
+    dev.s = std::max(dev.s, worst(fast.s, general.s, i) / unit);
+    dev.J = std::max(dev.J, worst(fast.J, general.J, i) / (unit * k));
+    dev.H = std::max(dev.H, worst(fast.H, general.H, i) / (unit * k * k));
+    dev.T = std::max(dev.T, worst(fast.T, general.T, i) / (unit * k * k * k));
+  }
+  dev.differs = fast.s != general.s || fast.T != general.T;
+  return dev;
+}
+
+// Points distributed as p_t (α · data + σ · noise) plus a few far from the data. Not too far:
+// the log-terms themselves (|x − αμ|²/2c) carry rounding ε·|x|²/2c in both paths, which at
+// |x| = 1e6 is ~1e-4 and legitimately moves the components of s across the pull; see the
+// stability test below for such points.
+Points query_points(const GaussianMixture& data, const Schedule& schedule, double t, int n) {
+  Points x = data.sample(n, 21);
+  Rng rng(22);
+  const double alpha = schedule.alpha(t), sigma = std::sqrt(schedule.sigma2(t));
+  for (Eigen::Index i = 0; i < x.cols(); ++i)
+    for (Eigen::Index j = 0; j < x.rows(); ++j) x(j, i) = alpha * x(j, i) + sigma * rng.normal();
+  x.col(0).setConstant(30.0);
+  x.col(1).setConstant(-1e3);
+  x(0, 2) = 100;
+  return x;
+}
+
+void check_fast_equals_general(const GaussianMixture& data, const Schedule& schedule,
+                               const std::vector<double>& times, int n_points) {
+  const MixtureScore fast(data, schedule, "fast"), general = general_twin(data, schedule);
+  bool any_difference = false;
+  for (double t : times) {
+    INFO("t = " << t);
+    const Points x = query_points(data, schedule, t, n_points);
+    ScoreJet a, b;
+    fast.jet(x, t, 3, a);
+    general.jet(x, t, 3, b);
+    CHECK(a.T.allFinite());
+    const double alpha = schedule.alpha(t);
+    const double c = alpha * alpha * data.variances(1) + schedule.sigma2(t);
+    const JetDeviation dev = jet_deviation(a, b, c);
+    // score() may take the Taylor expansion (large t, many components): the same bound.
+    ScoreJet from_score = b;
+    fast.score(x, t, from_score.s);
+    CHECK(jet_deviation(from_score, b, c).s <= 1e-12);
+    // The paths sum the same terms in different orders (or expand them, at large t): rounding
+    // only. Measured: ≤ 4e-15 for s and J, ≤ 1e-14 for H, ≤ 7e-14 for T (the far points at
+    // t_min); 1e-12 leaves a margin.
+    CHECK(dev.s <= 1e-12);
+    CHECK(dev.J <= 1e-12);
+    CHECK(dev.H <= 1e-12);
+    CHECK(dev.T <= 1e-12);
+    any_difference = any_difference || dev.differs;
+  }
+  CHECK(any_difference);  // the twin really took the other path
+}
+
+}  // namespace
+
+TEST_CASE("fast path equals the general path: empirical swiss roll at t_min..1") {
+  const Schedule schedule = Schedule::simple();
+  const Points points = make_dataset("swissroll", 1500, 3).points;
+  const GaussianMixture data = GaussianMixture::empirical(points);
+  check_fast_equals_general(data, schedule, {schedule.t_min, 0.02, 0.05, 0.1, 0.3, 0.6, 1.0}, 200);
+}
+
+TEST_CASE("fast path equals the general path: 1D, 3D, 5D, unequal weights, tiny sets") {
+  const Schedule schedule = Schedule::cosine();
+  Rng rng(8);
+  for (int d : {1, 3, 5}) {
+    INFO("d = " << d);
+    GaussianMixture g;
+    const int K = 70;
+    g.means = Points(d, K);
+    g.weights = Vec(K);
+    for (int k = 0; k < K; ++k) {
+      for (int j = 0; j < d; ++j) g.means(j, k) = rng.normal();
+      g.weights(k) = 0.1 + rng.uniform();
+    }
+    g.weights /= g.weights.sum();
+    g.variances = Vec::Constant(K, 0.02);
+    check_fast_equals_general(g, schedule, {schedule.t_min, 0.1, 0.5}, 40);
+  }
+  check_fast_equals_general(*dataset_mixture("25gaussians"), schedule, {schedule.t_min, 0.3}, 60);
+  Points three(2, 3);
+  three << 0.0, 1.0, 0.2, 0.5, -0.3, 0.9;
+  check_fast_equals_general(GaussianMixture::empirical(three), schedule, {schedule.t_min, 0.4}, 20);
+}
+
+TEST_CASE("fast path far from an empirical set: finite, pulls to the nearest point") {
+  const Schedule schedule = Schedule::simple();
+  const double t = schedule.t_min, alpha = schedule.alpha(t), c = schedule.sigma2(t);
+  const Points data = make_dataset("swissroll", 3000, 5).points;
+  const MixtureScore model(GaussianMixture::empirical(data), schedule, "exact:swissroll");
+  for (const Eigen::Vector2d& x :
+       {Eigen::Vector2d(40, -25), Eigen::Vector2d(-1e4, 3e3), Eigen::Vector2d(1e6, 0.3)}) {
+    INFO("x = " << x.transpose());
+    Eigen::Index nearest;
+    ((alpha * data).colwise() - x).colwise().squaredNorm().minCoeff(&nearest);
+    const Eigen::Vector2d expected = (alpha * data.col(nearest) - x) / c;
+    ScoreJet jet;
+    model.jet(Points(x), t, 3, jet);
+    CHECK(jet.T.allFinite());
+    // Far out, log-terms of neighbouring points differ by ≈ |x|·(distance gap)/c ≫ 50: one
+    // point carries all the weight, and J = −I/c up to the rounding of w = u − s (≈ ε|x|/c).
+    CHECK((jet.s.col(0) - expected).norm() <= 1e-12 * expected.norm());
+    CHECK(jet.J(0, 0) == doctest::Approx(-1 / c).epsilon(1e-9));
+    CHECK(std::abs(jet.J(1, 0)) <= 1e-9 / c);
+  }
+  Points bad(2, 2);
+  bad << 0.1, NAN, 0.2, 0.3;
+  Points s;
+  model.score(bad, t, s);
+  CHECK(s.col(0).allFinite());
+  CHECK(s.col(1).hasNaN());
+}
+
+TEST_CASE("large-t expansion at the edge of its reach matches the general path") {
+  // score() and jet() evaluate a Taylor expansion in β = α·radius·(x − α·centre)/c (centre
+  // and radius of the means' bounding box) where |β| ≤ 1.5, for batches with ≥ 32 such
+  // points and data sets of ≥ 2·(monomials) components. Points on circles of |β| = 1.49
+  // (worst truncation and cancellation) and 0.5, at several t, against the direct sums of
+  // the general path.
+  const Schedule schedule = Schedule::simple();
+  const Points data = make_dataset("swissroll", 3000, 7).points;
+  const GaussianMixture mixture = GaussianMixture::empirical(data);
+  const MixtureScore fast(mixture, schedule, "fast"), general = general_twin(mixture, schedule);
+  const Vec centre = 0.5 * (data.rowwise().maxCoeff() + data.rowwise().minCoeff());
+  const double radius = (data.colwise() - centre).colwise().norm().maxCoeff();
+  for (double t : {0.35, 0.5, 0.8, 1.0}) {
+    INFO("t = " << t);
+    const double alpha = schedule.alpha(t), c = schedule.sigma2(t);
+    Points x(2, 128);
+    for (int i = 0; i < 128; ++i) {
+      const double angle = 2 * std::numbers::pi * i / 64, beta = i < 64 ? 1.49 : 0.5;
+      const double z = beta * c / (alpha * radius);
+      x(0, i) = alpha * centre(0) + z * std::cos(angle);
+      x(1, i) = alpha * centre(1) + z * std::sin(angle);
+    }
+    Points a, b;
+    fast.score(x, t, a);
+    general.score(x, t, b);
+    double worst = 0;
+    for (Eigen::Index i = 0; i < x.cols(); ++i)
+      worst = std::max(worst, (a.col(i) - b.col(i)).norm() / (b.col(i).norm() + 1 / std::sqrt(c)));
+    // Bound (score_model.cpp): truncation ≤ 9e-18 and rounding ≤ e³ε ≈ 2e-15 of ∇F/F, times
+    // R/c against 1/√c here (R/√c ≤ 1.3). Measured ≤ 7.4e-16.
+    CHECK(worst <= 1e-14);
+    // Jets: cumulants of η from raw moments ∂^γF/F (|γ| ≤ 4) can lose a few more digits to
+    // cancellation (measured ≤ 1.7e-15 here); 1e-13 allows for that.
+    ScoreJet ja, jb;
+    fast.jet(x, t, 3, ja);
+    general.jet(x, t, 3, jb);
+    const JetDeviation dev = jet_deviation(ja, jb, c);
+    CHECK(dev.s <= 1e-14);
+    CHECK(dev.J <= 1e-13);
+    CHECK(dev.H <= 1e-13);
+    CHECK(dev.T <= 1e-13);
+  }
+}

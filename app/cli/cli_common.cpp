@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "diffpath/checkpoint.hpp"
 #include "diffpath/trainer.hpp"
 
 namespace diffpath::cli {
@@ -57,6 +58,37 @@ void ProgressBar::finish(const std::string& extra) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::fprintf(stderr, "%s%s done in %s %s%s\n", tty_ ? "\r" : "", label_.c_str(),
                format_seconds(elapsed).c_str(), extra.c_str(), tty_ ? "\x1b[K" : "");
+}
+
+void ScoreArgs::add_options(CLI::App* cmd) {
+  cmd->add_option("--score", score,
+                  "Score model: model:PATH | exact:DATA | gaussian:m=..,v=..,eps=..,delta=..")
+      ->required();
+  cmd->add_option("--schedule", schedule,
+                  "simple | cosine | linear[:...] (default: the checkpoint's, else simple)");
+  cmd->add_option("--n-data", spec.n_data, "Training-set size for exact:<empirical data set>")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--data-seed", spec.data_seed, "Seed of that training set")
+      ->capture_default_str();
+}
+
+std::string ScoreArgs::checkpoint_metadata(const std::string& key) const {
+  const Spec s = Spec::parse(score);
+  if (s.name != "model" || s.rest.empty()) return "";
+  const Checkpoint ck = load_checkpoint(s.rest);
+  const auto it = ck.metadata.find(key);
+  return it == ck.metadata.end() ? "" : it->second;
+}
+
+Schedule ScoreArgs::resolve_schedule() const {
+  if (!schedule.empty()) return Schedule::parse(schedule);
+  const std::string trained = checkpoint_metadata("schedule");
+  return Schedule::parse(trained.empty() ? "simple" : trained);
+}
+
+ScoreModelPtr ScoreArgs::make_model(const Schedule& s) const {
+  return make_score_model(score, s, spec);
 }
 
 double run_training(DsmTrainer& trainer, int64_t steps, const std::string& label,

@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <string>
 
+#include "diffpath/schedule.hpp"
+#include "diffpath/score_model.hpp"
+
 namespace diffpath {
 class DsmTrainer;
 }
@@ -40,6 +43,23 @@ class ProgressBar {
   std::string label_;
   bool enabled_, tty_, finished_ = false;
   std::chrono::steady_clock::time_point start_, last_;
+};
+
+/// The score-model options every model-using subcommand shares: --score, --schedule,
+/// --n-data, --data-seed. The schedule defaults to the one a checkpoint was trained with
+/// (model:PATH), else simple — so a model is never evaluated under a schedule it did not learn
+/// unless the user asks for it.
+struct ScoreArgs {
+  std::string score;
+  std::string schedule;      // "" = the checkpoint's, else simple
+  ScoreSpecOptions spec;
+
+  void add_options(CLI::App* cmd);
+  Schedule resolve_schedule() const;
+  /// The model for `schedule` (analytic models depend on it; checkpoints do not).
+  ScoreModelPtr make_model(const Schedule& schedule) const;
+  /// A metadata entry of the checkpoint named by --score ("" if none or not a checkpoint).
+  std::string checkpoint_metadata(const std::string& key) const;
 };
 
 /// Runs `steps` Adam steps of `trainer` with a progress bar (loss, steps/s, ETA) on stderr.

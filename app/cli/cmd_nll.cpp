@@ -17,13 +17,12 @@ namespace diffpath::cli {
 namespace {
 
 struct NllOptions {
-  std::string score, data, schedule, csv;
+  ScoreArgs model;
+  std::string data, csv;
   int n = 1000;
   double rtol = 1e-5, atol = 1e-5;
   uint64_t seed = 1;
   int threads = 0, batch = 64;
-  int n_data = 3000;
-  uint64_t data_seed = 0;
   bool no_wkb = false, no_error = false, json = false;
 };
 
@@ -46,15 +45,6 @@ std::vector<std::string> point_header(int d) {
   std::vector<std::string> names;
   for (int i = 1; i <= d; ++i) names.push_back("x" + std::to_string(i));
   return names;
-}
-
-// The schedule a checkpoint was trained with, if it says.
-std::string checkpoint_metadata(const std::string& score, const std::string& key) {
-  const Spec spec = Spec::parse(score);
-  if (spec.name != "model" || spec.rest.empty()) return "";
-  const Checkpoint ck = load_checkpoint(spec.rest);
-  const auto it = ck.metadata.find(key);
-  return it == ck.metadata.end() ? "" : it->second;
 }
 
 void write_per_point_csv(const std::string& path, const Points& x0, const LikelihoodSummary& s) {
@@ -93,23 +83,16 @@ void report_excluded(const Points& x0, const LikelihoodSummary& s) {
 }
 
 void run_nll(const NllOptions& o) {
-  std::string schedule_spec = o.schedule;
-  if (schedule_spec.empty()) schedule_spec = checkpoint_metadata(o.score, "schedule");
-  if (schedule_spec.empty()) schedule_spec = "simple";
-  const Schedule schedule = Schedule::parse(schedule_spec);
-
-  ScoreSpecOptions spec_options;
-  spec_options.n_data = o.n_data;
-  spec_options.data_seed = o.data_seed;
-  const ScoreModelPtr model = make_score_model(o.score, schedule, spec_options);
+  const Schedule schedule = o.model.resolve_schedule();
+  const ScoreModelPtr model = o.model.make_model(schedule);
   const Dataset data = make_dataset(o.data, o.n, o.seed);
   if (data.dim() != model->dim())
     throw Error("data set " + o.data + " has dimension " + std::to_string(data.dim()) +
                 " but score model " + model->spec() + " has dimension " +
                 std::to_string(model->dim()));
-  const std::string trained_seed = checkpoint_metadata(o.score, "data_seed");
+  const std::string trained_seed = o.model.checkpoint_metadata("data_seed");
   if (!trained_seed.empty() && trained_seed == std::to_string(o.seed) &&
-      checkpoint_metadata(o.score, "dataset") == o.data)
+      o.model.checkpoint_metadata("dataset") == o.data)
     std::fprintf(stderr,
                  "warning: --seed %s is the checkpoint's training-data seed: these are the "
                  "training points, not fresh data\n",
@@ -163,13 +146,9 @@ void add_nll_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "nll", "NLL of the PF-ODE and the first-order WKB coefficient E[-c] of a score model");
   cmd->footer(kNllHelp);
-  cmd->add_option("--score", options->score,
-                  "Score model: model:PATH | exact:DATA | gaussian:m=..,v=..,eps=..,delta=..")
-      ->required();
+  options->model.add_options(cmd);
   cmd->add_option("--data", options->data, "Data set of the evaluation points (see `data --help`)")
       ->required();
-  cmd->add_option("--schedule", options->schedule,
-                  "simple | cosine | linear[:...] (default: the checkpoint's, else simple)");
   cmd->add_option("--n", options->n, "Number of evaluation points")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000000));
@@ -186,11 +165,6 @@ void add_nll_command(CLI::App& app) {
   cmd->add_option("--batch", options->batch, "Points per ODE system")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  cmd->add_option("--n-data", options->n_data, "Training-set size for exact:<empirical data set>")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--data-seed", options->data_seed, "Seed of that training set")
-      ->capture_default_str();
   cmd->add_flag("--no-wkb", options->no_wkb, "NLL only (skip the WKB coefficient)");
   cmd->add_flag("--no-error", options->no_error,
                 "Skip the numerical-error estimate (the rerun at tenfold tighter tolerances)");

@@ -17,9 +17,9 @@ namespace diffpath::cli {
 namespace {
 
 struct SampleCliOptions {
-  std::string score, schedule = "simple", solver = "em", out, trajectories, plot, plot_data;
+  ScoreArgs model;
+  std::string solver = "em", out, trajectories, plot, plot_data;
   SamplerOptions sampler;
-  ScoreSpecOptions spec;
   bool json = false;
 };
 
@@ -44,8 +44,8 @@ std::vector<double> row(const Points& p, int i) {
 void plot_samples(const SampleCliOptions& o, const Points& samples) {
   Figure fig;
   char title[160];
-  std::snprintf(title, sizeof title, "%s, %s schedule, η = %g, %d steps", o.score.c_str(),
-                o.schedule.c_str(), o.sampler.eta, o.sampler.steps);
+  std::snprintf(title, sizeof title, "%s, %s schedule, η = %g, %d steps", o.model.score.c_str(),
+                o.model.resolve_schedule().spec().c_str(), o.sampler.eta, o.sampler.steps);
   fig.title = title;
   const Points data = o.plot_data.empty()
                           ? Points()
@@ -76,8 +76,8 @@ void plot_samples(const SampleCliOptions& o, const Points& samples) {
 }
 
 void run_sample(SampleCliOptions o) {
-  const Schedule schedule = Schedule::parse(o.schedule);
-  const ScoreModelPtr model = make_score_model(o.score, schedule, o.spec);
+  const Schedule schedule = o.model.resolve_schedule();
+  const ScoreModelPtr model = o.model.make_model(schedule);
   o.sampler.solver = o.solver == "heun" ? Solver::Heun : Solver::EulerMaruyama;
   if (o.trajectories.empty()) o.sampler.stride = 0;  // no frames needed
 
@@ -133,8 +133,7 @@ void add_sample_command(CLI::App& app) {
   o->sampler.stride = 10;
   CLI::App* cmd = app.add_subcommand("sample", "Sample with the eta-interpolated reverse process");
   cmd->footer(kSampleHelp);
-  cmd->add_option("--score", o->score, "Score model spec (see below)")->required();
-  cmd->add_option("--schedule", o->schedule, "Noise schedule")->capture_default_str();
+  o->model.add_options(cmd);
   cmd->add_option("--eta", o->sampler.eta, "Noise level: 1 = reverse SDE, 0 = probability-flow ODE")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
@@ -152,11 +151,6 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("--threads", o->sampler.threads, "Threads (0 = all cores)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--n-data", o->spec.n_data, "Training-set size for exact:<empirical data set>")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--data-seed", o->spec.data_seed, "Seed of that training set")
-      ->capture_default_str();
   cmd->add_option("--out", o->out, "Samples CSV (header x,y; x in 1D)")->required();
   CLI::Option* traj =
       cmd->add_option("--trajectories", o->trajectories, "Trajectory CSV (long format + action)");

@@ -14,13 +14,10 @@ namespace diffpath::cli {
 namespace {
 
 struct ScoreOptions {
-  std::string score;
+  ScoreArgs model;
   double t = 0.5;
   std::string in, out;
-  std::string schedule = "simple";
   std::string precision = "double";
-  int n_data = 3000;
-  uint64_t data_seed = 0;
   int threads = 0;
   bool json = false;
 };
@@ -54,12 +51,8 @@ ScoreModelPtr with_precision(ScoreModelPtr model, const std::string& precision) 
 void run_score(const ScoreOptions& o) {
   if (!std::isfinite(o.t) || o.t <= 0.0)
     throw Error("--t must be a positive finite time, got " + std::to_string(o.t));
-  const Schedule schedule = Schedule::parse(o.schedule);
-  ScoreSpecOptions spec_options;
-  spec_options.n_data = o.n_data;
-  spec_options.data_seed = o.data_seed;
-  const ScoreModelPtr model =
-      with_precision(make_score_model(o.score, schedule, spec_options), o.precision);
+  const Schedule schedule = o.model.resolve_schedule();
+  const ScoreModelPtr model = with_precision(o.model.make_model(schedule), o.precision);
   const Points x = read_points_csv(o.in);
   if (x.rows() != model->dim())
     throw Error(o.in + " has " + std::to_string(x.rows()) + " column(s) but " + model->spec() +
@@ -98,20 +91,12 @@ void add_score_command(CLI::App& app) {
   auto options = std::make_shared<ScoreOptions>();
   CLI::App* cmd = app.add_subcommand("score", "Evaluate a score model s(x, t) at points of a CSV");
   cmd->footer(kScoreHelp);
-  cmd->add_option("--score", options->score, "Score model spec (see below)")->required();
+  options->model.add_options(cmd);
   cmd->add_option("--t", options->t, "Diffusion time t")->required();
   cmd->add_option("--in", options->in, "Input CSV of points")->required();
   cmd->add_option("--out", options->out, "Output CSV of scores (sx,sy)")->required();
-  cmd->add_option("--schedule", options->schedule,
-                  "Noise schedule: simple | cosine | linear[:bmin=..,bmax=..,tmin=..,tmax=..]")
-      ->capture_default_str();
   cmd->add_option("--precision", options->precision, "MLP evaluation precision")
       ->check(CLI::IsMember({"float", "double"}))
-      ->capture_default_str();
-  cmd->add_option("--n-data", options->n_data, "Training-set size for exact:<empirical data set>")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--data-seed", options->data_seed, "Seed of that training set")
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "Threads (0 = all)")
       ->capture_default_str()

@@ -17,11 +17,10 @@ namespace diffpath::cli {
 namespace {
 
 struct W2Cli {
-  std::string score, data, schedule, eta = "0:0.2:11", csv, plot;
+  ScoreArgs model;
+  std::string data, eta = "0:0.2:11", csv, plot;
   int trials = 10, n = 3000, steps = 1000, threads = 0;
   uint64_t seed = 1;
-  int n_data = 3000;
-  uint64_t data_seed = 0;
   bool json = false;
 };
 
@@ -54,15 +53,6 @@ std::vector<double> parse_etas(const std::string& text) {
   for (double e : etas)
     if (e < 0.0 || e > 1.0) throw Error("--eta: values must be in [0, 1]");
   return etas;
-}
-
-// The schedule a checkpoint was trained with, if it says (model:PATH only).
-std::string checkpoint_schedule(const std::string& score) {
-  const Spec spec = Spec::parse(score);
-  if (spec.name != "model" || spec.rest.empty()) return "";
-  const Checkpoint ck = load_checkpoint(spec.rest);
-  const auto it = ck.metadata.find("schedule");
-  return it == ck.metadata.end() ? "" : it->second;
 }
 
 Figure w2_figure(const std::vector<W2Point>& pts, const std::string& data, int n) {
@@ -103,14 +93,8 @@ void run_w2(const W2Cli& o) {
   opt.threads = o.threads;
   if (!o.plot.empty()) figure_format_for_path(o.plot);   // a bad extension fails before the work
 
-  std::string schedule_spec = o.schedule;
-  if (schedule_spec.empty()) schedule_spec = checkpoint_schedule(o.score);
-  if (schedule_spec.empty()) schedule_spec = "simple";
-  const Schedule schedule = Schedule::parse(schedule_spec);
-  ScoreSpecOptions spec_options;
-  spec_options.n_data = o.n_data;
-  spec_options.data_seed = o.data_seed;
-  const ScoreModelPtr model = make_score_model(o.score, schedule, spec_options);
+  const Schedule schedule = o.model.resolve_schedule();
+  const ScoreModelPtr model = o.model.make_model(schedule);
 
   const auto t0 = std::chrono::steady_clock::now();
   ProgressBar bar("w2");
@@ -156,12 +140,8 @@ void add_w2_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "w2", "Exact W2² between samples and data, swept over eta (mean ± se over trials)");
   cmd->footer(kW2Help);
-  cmd->add_option("--score", o->score,
-                  "Score model: model:PATH | exact:DATA | gaussian:m=..,v=..,eps=..,delta=..")
-      ->required();
+  o->model.add_options(cmd);
   cmd->add_option("--data", o->data, "Data set to compare with (see `data --help`)")->required();
-  cmd->add_option("--schedule", o->schedule,
-                  "simple | cosine | linear[:...] (default: the checkpoint's, else simple)");
   cmd->add_option("--eta", o->eta, "A:B:K, a comma list, or one value")->capture_default_str();
   cmd->add_option("--trials", o->trials, "Trials per eta")
       ->capture_default_str()
@@ -176,10 +156,6 @@ void add_w2_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads (0 = all)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--n-data", o->n_data, "Training-set size for exact:<empirical data set>")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--data-seed", o->data_seed, "Seed of that training set")->capture_default_str();
   cmd->add_option("--csv", o->csv, "Write eta,w2_squared,se,trial_1..trial_K");
   cmd->add_option("--plot", o->plot, "Save the curve as .png, .svg or .pdf");
   cmd->add_flag("--json", o->json, "Print {w2:[{eta,mean,se,trials}], n, trials, ...} as JSON");

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include <imgui.h>
 
@@ -54,13 +55,15 @@ void ensure_parent_dir(const std::string& path) {
 }  // namespace
 
 App::App(const Experiment& initial, bool autostart_training)
-    : session_(std::make_unique<Session>(initial, autostart_training)) {
+    : session_(std::make_unique<Session>(initial, autostart_training)),
+      overlay_job_(make_overlay_job()) {
   edit_ = session_->experiment();
   playback_.t = edit_.schedule.t_min;
   status_ = "ready";
 }
 
 App::~App() {
+  overlay_job_.reset();
   charts_.release();
   session_.reset();
 }
@@ -87,27 +90,35 @@ void App::apply(const Experiment& next) {
 // ---------------------------------------------------------------- frame
 
 void App::frame(int window_w, int window_h, double dt) {
+  const double t0 = now_seconds();
   session_->tick();
+  const double t1 = now_seconds();
   if (eta_.sweep.running) {
     edit_.eta = eta_.sweep.advance(dt, 0.0, eta_.fine ? 0.2 : 1.0);
     apply(edit_);
   }
-  const Schedule& sc = session_->experiment().schedule;
+  const Schedule& sc = session_->view_schedule();
   playback_.advance(dt, sc.t_min, sc.t_max);
 
   viewport_.set_sample(session_->sample(), session_->experiment().trail_every);
+  update_overlays(now_seconds());
   viewport_.set_evaluation(session_->evaluation());
   const float w = float(window_w), h = float(window_h) - kStatusHeight;
   const float charts_w = std::min(kChartsWidth, std::max(300.0f, w * 0.36f));
   const float view_w = w - kControlsWidth - charts_w;
-  charts_.update(*session_, session_->experiment().eta, int(charts_w * 0.5f - 12), int((h - 40) / 3 - 8),
+  charts_.update(*session_, session_->experiment().eta, eta_.fine ? 0.2 : 1.0, int(charts_w * 0.5f - 12), int((h - 40) / 3 - 8),
                  now_seconds());
+  const double t2 = now_seconds();
 
   draw_controls(kControlsWidth, h);
   draw_viewport(kControlsWidth, view_w, h);
   draw_charts(kControlsWidth + view_w, charts_w, h);
   draw_status(h, w, kStatusHeight);
-  (void)dt;
+  const double t3 = now_seconds();
+  profile_.tick_ms = 1e3 * (t1 - t0);
+  profile_.charts_ms = 1e3 * (t2 - t1);
+  profile_.panels_ms = 1e3 * (t3 - t2);
+  profile_.chart_uploads = charts_.uploads_last_update();
 }
 
 void App::draw_controls(float w, float h) {
@@ -117,6 +128,7 @@ void App::draw_controls(float w, float h) {
   eta_panel(ImGui::GetIO().DeltaTime);
   experiment_panel();
   model_panel();
+  compare_panel();
   view_panel();
   export_panel();
   ImGui::End();
@@ -127,7 +139,7 @@ void App::draw_viewport(float x, float w, float h) {
   ImGui::SetNextWindowSize(ImVec2(w, h));
   ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(4, 4));
   ImGui::Begin("Viewport", nullptr, fixed_window() | ImGuiWindowFlags_NoScrollbar);
-  const Schedule& sc = session_->experiment().schedule;
+  const Schedule& sc = session_->view_schedule();
 
   // Time scrubber: t runs from Tmax (noise) on the left to Tmin (data) on the right, the
   // direction the sampler goes.
@@ -167,11 +179,17 @@ void App::draw_viewport(float x, float w, float h) {
   auto s = session_->sample();
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImVec2 p = ImGui::GetWindowPos();
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "%s  |  %s  |  eta = %.3f  |  %d particles%s",
-                session_->experiment().data_spec().c_str(), sc.spec().c_str(),
+  char buf[320];
+  const int vi = session_->view_index();
+  const std::string shown = vi < 0 ? session_->main_label() : session_->compare_slots()[size_t(vi)]->label();
+  char dens[64] = "";
+  if (view_opt_.show_density)
+    if (auto o = overlay_job_->latest(); o && o->nx > 0)
+      std::snprintf(dens, sizeof dens, "  |  log q_t at t = %.3f%s", o->density_t, o->coarse ? " (coarse)" : "");
+  std::snprintf(buf, sizeof buf, "%s  |  %s  |  eta = %.3f  |  %d particles%s%s",
+                session_->experiment().data_spec().c_str(), shown.c_str(),
                 session_->experiment().eta, s ? s->particles() : 0,
-                s && s->coarse ? " (refining...)" : "");
+                s && s->coarse ? " (refining...)" : "", dens);
   dl->AddText(ImVec2(p.x + 12, p.y + h - 22), IM_COL32(220, 220, 220, 200), buf);
   ImGui::End();
   ImGui::PopStyleVar();
@@ -214,6 +232,10 @@ void App::draw_status(float y, float w, float h) {
     ImGui::Text("evaluating %3.0f%% |", 100 * session_->eval_progress());
     ImGui::SameLine();
   }
+  if ((view_opt_.show_density || view_opt_.show_score) && overlay_job_->busy()) {
+    ImGui::Text("overlay %3.0f%% |", 100 * overlay_job_->progress());
+    ImGui::SameLine();
+  }
   if (session_->w2_busy()) {
     ImGui::Text("W2 sweep %3.0f%% |", 100 * session_->w2_progress());
     ImGui::SameLine();
@@ -236,6 +258,7 @@ void App::draw_status(float y, float w, float h) {
 void App::eta_panel(double dt) {
   (void)dt;
   ImGui::TextUnformatted("η  (0 = probability-flow ODE, 1 = reverse SDE)");
+  if (edit_.eta > 0.2 && !eta_.sweep.running) eta_.fine = false;  // the value must be on the slider
   float eta = float(edit_.eta);
   const float hi = eta_.fine ? 0.2f : 1.0f;
   ImGui::SetNextItemWidth(-1);
@@ -416,6 +439,93 @@ void App::model_panel() {
   if (changed) apply(next);
 }
 
+// Requests a new overlay when what it shows changed: at once (throttled to ~7 per second) for a
+// person's changes (pan, zoom, time, toggles), and only when the job is idle for a new model
+// snapshot, so a training model cannot keep the density from ever finishing.
+void App::update_overlays(double now) {
+  const bool want = view_opt_.show_score || view_opt_.show_density;
+  if (!want) {
+    viewport_.set_overlay(nullptr);
+    return;
+  }
+  OverlayRequest r;
+  r.model = session_->view_model();
+  r.schedule = session_->view_schedule();
+  r.t = playback_.t;
+  r.window = viewport_.world_window();
+  r.score = view_opt_.show_score;
+  r.density = view_opt_.show_density;
+  const bool user_changed = !(r.window == overlay_submitted_.window) || r.t != overlay_submitted_.t ||
+                            r.score != overlay_submitted_.score ||
+                            r.density != overlay_submitted_.density ||
+                            !(r.schedule == overlay_submitted_.schedule);
+  const bool model_changed = session_->view_version() != overlay_view_version_;
+  if ((user_changed && now - overlay_submit_time_ > 0.15) || (model_changed && overlay_job_->idle())) {
+    overlay_submitted_ = r;
+    overlay_view_version_ = session_->view_version();
+    overlay_submit_time_ = now;
+    overlay_job_->submit(std::move(r));
+  }
+  viewport_.set_overlay(overlay_job_->latest());
+}
+
+void App::compare_panel() {
+  if (!ImGui::CollapsingHeader("Compare models", ImGuiTreeNodeFlags_DefaultOpen)) return;
+  // The viewport samples one model; the charts overlay all of them (same colours).
+  int view = session_->view_index() + 1;
+  const auto& slots = session_->compare_slots();
+  auto swatch = [](int k) {
+    const Color c = palette_color(k);
+    ImGui::ColorButton("##c", ImVec4(float(c.r), float(c.g), float(c.b), 1.0f),
+                       ImGuiColorEditFlags_NoTooltip | ImGuiColorEditFlags_NoPicker, ImVec2(12, 12));
+    ImGui::SameLine();
+  };
+  ImGui::PushID("main");
+  swatch(0);
+  if (ImGui::RadioButton(session_->main_label().c_str(), &view, 0)) session_->set_view_index(-1);
+  ImGui::PopID();
+  int remove = -1;
+  for (int k = 0; k < int(slots.size()); ++k) {
+    const auto& sl = *slots[size_t(k)];
+    ImGui::PushID(k + 1);
+    swatch(k + 1);
+    if (ImGui::RadioButton(sl.label().c_str(), &view, k + 1)) session_->set_view_index(k);
+    ImGui::SameLine();
+    if (ImGui::SmallButton("x")) remove = k;
+    if (sl.trains()) ImGui::TextDisabled("   step %lld, loss %.3f", (long long)sl.trainer_status().steps,
+                                         sl.trainer_status().smoothed_loss);
+    if (sl.eval_busy()) ImGui::TextDisabled("   evaluating %3.0f%%", 100 * sl.eval_progress());
+    else if (auto e = sl.evaluation())
+      ImGui::TextDisabled("   NLL(0) %.3f, E[-c] %.2f", e->summary.nll_mean, e->summary.wkb_mean);
+    ImGui::PopID();
+  }
+  if (remove >= 0) {
+    Experiment next = edit_;
+    next.compare.erase(next.compare.begin() + remove);
+    apply(next);
+  }
+  static const char* kAddModels[] = {"checkpoint (shipped)", "live MLP", "exact score"};
+  static const ModelKind kAddKinds[] = {ModelKind::Checkpoint, ModelKind::Mlp, ModelKind::Exact};
+  ImGui::SetNextItemWidth(80);
+  ImGui::Combo("##addsched", &add_schedule_, kSchedules, 2);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(150);
+  ImGui::Combo("##addmodel", &add_model_, kAddModels, 3);
+  ImGui::SameLine();
+  if (ImGui::Button("add") && edit_.compare.size() < 4) {
+    Experiment next = edit_;
+    CompareSpec c;
+    c.schedule = add_schedule_ == 0 ? Schedule::simple() : Schedule::cosine();
+    c.model = kAddKinds[add_model_];
+    next.compare.push_back(c);
+    apply(next);
+  }
+  help_marker("Models side by side on the same data: e.g. the simple and the cosine schedule. "
+              "Each has its own trainer and evaluator; the loss, NLL/E[-c] and NLL(eta) charts "
+              "overlay them in the colours shown. The radio button picks the model the "
+              "viewport samples. A live MLP costs a CPU core while it trains.");
+}
+
 void App::view_panel() {
   if (!ImGui::CollapsingHeader("View", ImGuiTreeNodeFlags_DefaultOpen)) return;
   ImGui::Checkbox("particles", &view_opt_.show_particles);
@@ -434,6 +544,14 @@ void App::view_panel() {
     next.trail_every = every;
     apply(next);
   }
+  ImGui::Checkbox("score field s(x,t)", &view_opt_.show_score);
+  ImGui::SameLine();
+  ImGui::Checkbox("log-density", &view_opt_.show_density);
+  help_marker("Score arrows: s(x, t) of the viewed model at the scrubber's time, length up to "
+              "the 90th percentile of |s|. Log-density: log q_t(x) of the probability-flow ODE "
+              "(exact divergence, integrated from t to Tmax), magma colours over the 12 nats "
+              "below the peak; at t = Tmin it is the model's data density. Both are computed "
+              "in the background (coarse grid first).");
   ImGui::SliderFloat("point size", &view_opt_.particle_size, 1.0f, 10.0f, "%.1f");
   ImGui::SliderFloat("trail opacity", &view_opt_.trail_alpha, 0.05f, 1.0f, "%.2f");
   if (ImGui::Button("fit view")) viewport_.fit(session_->data());
@@ -467,6 +585,8 @@ void App::export_panel() {
     ImGui::SameLine();
   }
   if (ImGui::Button("viewport .png")) guarded([&] { export_viewport(dir + "/viewport.png"); });
+  ImGui::SameLine();
+  if (ImGui::Button("viewport .svg")) guarded([&] { export_viewport(dir + "/viewport.svg"); });
   static const char* kCsv[] = {"trajectories", "samples", "nll", "loss", "eval-history", "w2"};
   for (int i = 0; i < 6; ++i) {
     if (i % 3) ImGui::SameLine();
@@ -490,14 +610,14 @@ void App::export_chart(const std::string& name, const std::string& path) {
   const auto id = parse_chart_name(name);
   if (!id) throw Error("unknown chart '" + name + "' (loss, nll-step, nll-eta, w2, action, c-map)");
   ensure_parent_dir(path);
-  charts_.export_chart(*id, *session_, session_->experiment().eta, path);
+  charts_.export_chart(*id, *session_, session_->experiment().eta, eta_.fine ? 0.2 : 1.0, path);
   status_ = "wrote " + path;
 }
 
 void App::export_csv(const std::string& kind, const std::string& path) {
   ensure_parent_dir(path);
   if (kind == "trajectories" || kind == "samples") {
-    auto s = session_->sample();
+    auto s = session_->full_sample();
     if (!s) throw Error("no samples yet");
     if (kind == "samples") write_points_csv(path, s->result.samples);
     else write_trajectories_csv(path, s->result.frame_steps, s->result.frame_times, s->result.frames,
@@ -536,11 +656,25 @@ void App::export_csv(const std::string& kind, const std::string& path) {
 }
 
 void App::export_viewport(const std::string& path) {
-  int w = 0, h = 0;
-  const auto px = viewport_.capture(w, h);
-  if (px.empty()) throw Error("the viewport has not been drawn yet");
   ensure_parent_dir(path);
-  write_png_rgba(path, px, w, h);
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".svg" || ext == ".SVG") {
+    // Trajectories as polylines, particles as circles (the same camera as on screen).
+    if (!session_->sample()) throw Error("no trajectories yet");
+    const std::string text = viewport_.svg(playback_.t, view_opt_);
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary);
+      out << text;
+      if (!out) throw Error("cannot write " + path);
+    }
+    std::filesystem::rename(tmp, path);
+  } else {
+    int w = 0, h = 0;
+    const auto px = viewport_.capture(w, h);
+    if (px.empty()) throw Error("the viewport has not been drawn yet");
+    write_png_rgba(path, px, w, h);
+  }
   status_ = "wrote " + path;
 }
 
@@ -588,8 +722,14 @@ void App::set_field(const std::string& key, const std::string& value) {
     if (value != "time" && value != "action") throw Error("set trail-color: time or action");
     view_opt_.trail_color = value == "time" ? TrailColor::Time : TrailColor::Action;
     return;
+  } else if (key == "overlay") {
+    if (value != "none" && value != "score" && value != "density" && value != "both")
+      throw Error("set overlay: none, score, density or both");
+    view_opt_.show_score = value == "score" || value == "both";
+    view_opt_.show_density = value == "density" || value == "both";
+    return;
   } else if (key == "time") {
-    const Schedule& sc = session_->experiment().schedule;
+    const Schedule& sc = session_->view_schedule();
     playback_.t = std::clamp(number(), sc.t_min, sc.t_max);
     playback_.playing = false;
     playback_.at_end = playback_.t <= sc.t_min;
@@ -611,6 +751,30 @@ void App::set_field(const std::string& key, const std::string& value) {
   apply(next);
 }
 
+void App::compare_command(const std::vector<std::string>& a) {
+  Experiment next = edit_;
+  if (a[0] == "clear" && a.size() == 1) {
+    next.compare.clear();
+  } else if (a[0] == "remove" && a.size() == 2) {
+    const double k = parse_number(a[1], "compare remove");
+    if (k != std::floor(k) || k < 1 || k > double(next.compare.size()))
+      throw Error("compare remove: no compared model " + a[1]);
+    next.compare.erase(next.compare.begin() + int(k) - 1);
+  } else if (a[0] == "add" && a.size() >= 3) {
+    CompareSpec c;
+    c.schedule = Schedule::parse(a[1]);
+    c.model = parse_model_kind(a[2]);
+    if (c.model == ModelKind::Gaussian) throw Error("compare add: gaussian is only a main model");
+    if (a.size() > 3) c.checkpoint = a[3];
+    if (next.compare.size() >= 4) throw Error("compare add: at most 4 compared models");
+    next.compare.push_back(c);
+  } else {
+    throw Error("compare: expected 'add SCHEDULE KIND [FILE]', 'remove K' or 'clear'");
+  }
+  apply(next);
+  if (!session_->error().empty()) throw Error(session_->error());
+}
+
 void App::run_command(const ScriptCommand& c) {
   const auto& a = c.args;
   if (c.name == "load-preset") {
@@ -622,6 +786,13 @@ void App::run_command(const ScriptCommand& c) {
     save_preset(session_->experiment(), a[0]);
   } else if (c.name == "set") {
     set_field(a[0], a[1]);
+  } else if (c.name == "compare") {
+    compare_command(a);
+  } else if (c.name == "view") {
+    const double k = parse_number(a[0], "view");
+    if (k != std::floor(k) || k < 0 || k > double(session_->compare_slots().size()))
+      throw Error("view: expected 0 (main model) .. " + std::to_string(session_->compare_slots().size()));
+    session_->set_view_index(int(k) - 1);
   } else if (c.name == "start-training") {
     session_->start_training();
   } else if (c.name == "pause-training") {
@@ -633,7 +804,7 @@ void App::run_command(const ScriptCommand& c) {
     session_->request_w2_sweep();
     if (!session_->error().empty()) throw Error(session_->error());
   } else if (c.name == "play") {
-    playback_.play(session_->experiment().schedule.t_max);
+    playback_.play(session_->view_schedule().t_max);
   } else if (c.name == "export-chart") {
     export_chart(a[0], a[1]);
   } else if (c.name == "export-csv") {
@@ -665,7 +836,7 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
     return st.steps >= wait_steps_target_;
   }
   if (c.name == "wait-sample") {
-    if (first) wait_model_version_ = session_->model_version();
+    if (first) wait_model_version_ = session_->view_version();
     return session_->sample_current(wait_model_version_);
   }
   if (c.name == "wait-eval") {
@@ -674,6 +845,20 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
     if (!e && !session_->eval_busy() && session_->model() && session_->model()->max_order() < 3)
       throw Error("wait-eval: the model has no third derivatives");
     return e && e->model_version >= wait_model_version_;
+  }
+  if (c.name == "wait-overlay") {
+    if (!view_opt_.show_score && !view_opt_.show_density) throw Error("wait-overlay: no overlay is on");
+    auto o = overlay_job_->latest();
+    return o && !o->coarse && o->t == playback_.t && (!view_opt_.show_density || o->nx > 0) &&
+           (!view_opt_.show_score || !o->arrows.empty());
+  }
+  if (c.name == "wait-compare") {
+    for (const auto& sl : session_->compare_slots()) {
+      if (!sl->error().empty()) throw Error(sl->error());
+      if (sl->model()->max_order() < 3) continue;  // cannot be evaluated
+      if (!sl->evaluation()) return false;
+    }
+    return true;
   }
   if (c.name == "wait-w2") {
     if (w2_target_ == 0) throw Error("wait-w2: no sweep was started (w2-sweep)");

@@ -7,6 +7,7 @@
 
 #include "charts.hpp"
 #include "experiment.hpp"
+#include "overlay_job.hpp"
 #include "playback.hpp"
 #include "script.hpp"
 #include "session.hpp"
@@ -14,9 +15,15 @@
 
 namespace diffpath::gui {
 
+/// Where the GUI thread's time went in the last frame (for --bench).
+struct FrameProfile {
+  double tick_ms = 0, charts_ms = 0, panels_ms = 0;
+  int chart_uploads = 0;   // chart textures replaced this frame
+};
+
 /// UI state of the η control.
 struct EtaControl {
-  bool fine = false;      // slider on [0, 0.2], where the paper looks
+  bool fine = true;       // slider on [0, 0.2], where the paper looks
   EtaSweep sweep;
 };
 
@@ -39,6 +46,7 @@ class App final : public ScriptHost {
   bool quit_requested() const { return quit_; }
   void set_status(std::string s) { status_ = std::move(s); }
   Session& session() { return *session_; }
+  const FrameProfile& profile() const { return profile_; }
 
   // Exports (also behind the export panel). Throw diffpath::Error.
   void export_chart(const std::string& name, const std::string& path);
@@ -57,6 +65,9 @@ class App final : public ScriptHost {
   void eta_panel(double dt);
   void view_panel();
   void export_panel();
+  void compare_panel();
+  void update_overlays(double now);
+  void compare_command(const std::vector<std::string>& args);
 
   std::unique_ptr<Session> session_;
   Experiment edit_;            // the experiment as edited in the panels
@@ -69,6 +80,7 @@ class App final : public ScriptHost {
   std::string screenshot_request_;
   bool quit_ = false;
   bool graphics_ready_ = false;
+  FrameProfile profile_;
   std::string fit_for_data_;   // data spec the camera was last fitted to
 
   // Script wait bookkeeping.
@@ -76,6 +88,15 @@ class App final : public ScriptHost {
   int frames_left_ = 0;
   uint64_t wait_model_version_ = 0;
   uint64_t w2_target_ = 0;
+
+  // Viewport overlays (score field, log-density), computed in the background.
+  std::unique_ptr<OverlayJob> overlay_job_;
+  OverlayRequest overlay_submitted_;
+  uint64_t overlay_view_version_ = 0;
+  double overlay_submit_time_ = -1.0;
+
+  // Compare panel: the schedule and kind of the next model to add.
+  int add_schedule_ = 1, add_model_ = 0;
 
   // Text fields of the panels.
   char csv_path_[512] = "";

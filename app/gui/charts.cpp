@@ -16,9 +16,8 @@ const char* chart_name(ChartId id) {
 }
 
 const char* chart_title(ChartId id) {
-  static const char* titles[] = {"Training loss (DSM)", "NLL(0) and E[-c] vs training step",
-                                 "NLL(η): first-order WKB line", "W2²(η) to fresh data",
-                                 "Path actions Ã/η at current η", "c(x₀) over the data"};
+  static const char* titles[] = {"Training loss (DSM)", "NLL(0), E[-c] vs step", "NLL(η), WKB line",
+                                 "W2²(η) vs data", "Actions Ã/η", "c(x₀) over data"};
   return titles[int(id)];
 }
 
@@ -36,87 +35,198 @@ std::string fmt(const char* f, double a) {
   return buf;
 }
 
+// One colour per model: the main model is palette colour 0, compare slot k colour k + 1.
+Color model_color(int k) { return palette_color(k); }
+
+// The models the overlay charts show: the main one first, then the compare slots.
+struct ModelCurves {
+  std::string label;
+  Color color;
+  const std::vector<LossPoint>* loss = nullptr;     // null: no training
+  const std::vector<EvalRecord>* history = nullptr;
+  std::shared_ptr<const EvalResult> eval;
+  bool fixed = false;                               // not trained: one evaluation, step 0
+};
+
+std::vector<ModelCurves> model_curves(const Session& s) {
+  std::vector<ModelCurves> out;
+  ModelCurves m;
+  m.label = s.main_label();
+  m.color = model_color(0);
+  if (s.training_model()) m.loss = &s.loss_history();
+  m.history = &s.eval_history();
+  m.eval = s.evaluation();
+  m.fixed = !s.training_model();
+  out.push_back(m);
+  int k = 1;
+  for (const auto& slot : s.compare_slots()) {
+    ModelCurves c;
+    c.label = slot->label();
+    c.color = model_color(k++);
+    if (slot->trains()) c.loss = &slot->trainer_status().history;
+    c.history = &slot->eval_history();
+    c.eval = slot->evaluation();
+    c.fixed = !slot->trains();
+    out.push_back(c);
+  }
+  return out;
+}
+
 Figure loss_chart(const Session& s, bool& has) {
   Figure f;
   f.title = chart_title(ChartId::Loss);
   f.xlabel = "training step";
   f.ylabel = "loss";
-  const auto& h = s.loss_history();
-  has = s.training_model() && h.size() >= 2;
-  if (!s.training_model()) f.title += " — analytic model, no training";
-  if (!has) return f;
-  std::vector<double> x, y;
-  for (const auto& p : h) {
-    if (!(p.loss > 0) || !std::isfinite(p.loss)) continue;
-    x.push_back(double(p.step));
-    y.push_back(p.loss);
+  const auto curves = model_curves(s);
+  int trained = 0;
+  for (const auto& c : curves) {
+    if (!c.loss || c.loss->size() < 2) continue;
+    std::vector<double> x, y;
+    for (const auto& p : *c.loss) {
+      if (!(p.loss > 0) || !std::isfinite(p.loss)) continue;
+      x.push_back(double(p.step));
+      y.push_back(p.loss);
+    }
+    f.series.push_back(Series::line(std::move(x), std::move(y), c.label).with_color(c.color));
+    ++trained;
+  }
+  has = trained > 0;
+  if (!has) {
+    f.title += " (no training)";
+    return f;
   }
   f.log_y = true;
-  f.series.push_back(Series::line(std::move(x), std::move(y), "batch loss"));
-  f.legend = LegendPlace::None;
+  f.legend = trained > 1 ? LegendPlace::Auto : LegendPlace::None;
   return f;
+}
+
+// y-limits that follow the bulk of recent values: E[−c] of a partially trained network is
+// genuinely heavy-tailed (single snapshots at −100 or beyond), which would flatten every
+// other curve. The 5–95% range of the last 40 values of every curve, padded; points outside
+// are drawn as markers on the edge, and the title counts them.
+struct RobustRange {
+  double lo = 0, hi = 1;
+  bool clipped = false;
+};
+
+RobustRange robust_range(std::vector<double> v) {
+  RobustRange r;
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
+  if (v.empty()) return r;
+  std::sort(v.begin(), v.end());
+  const auto at = [&](double q) { return v[size_t(q * double(v.size() - 1) + 0.5)]; };
+  const bool few = v.size() < 8;
+  double lo = few ? v.front() : at(0.05), hi = few ? v.back() : at(0.95);
+  const double pad = std::max(0.25 * (hi - lo), 0.05 * std::max(std::abs(lo), std::abs(hi)) + 0.05);
+  r.lo = lo - pad;
+  r.hi = hi + pad;
+  r.clipped = v.front() < r.lo || v.back() > r.hi;
+  return r;
 }
 
 Figure nll_step_chart(const Session& s, bool& has) {
   Figure f;
   f.title = chart_title(ChartId::NllStep);
   f.xlabel = "training step";
-  f.ylabel = "nats";
-  const auto& h = s.eval_history();
-  has = !h.empty();
+  f.ylabel = "NLL(0) solid, E[-c] dashed";
+  const auto curves = model_curves(s);
+  has = false;
+  for (const auto& c : curves) has = has || !c.history->empty();
   if (!has) return f;
-  std::vector<double> x, nll, nll_se, wkb, wkb_se;
-  for (const auto& r : h) {
-    x.push_back(double(r.step));
-    nll.push_back(r.nll);
-    nll_se.push_back(r.nll_se);
-    wkb.push_back(r.wkb);
-    wkb_se.push_back(r.wkb_se);
+  std::vector<double> recent;
+  std::vector<double> off_x, off_y;
+  for (const auto& c : curves) {
+    const auto& h = *c.history;
+    if (h.empty()) continue;
+    if (c.fixed) {
+      // A model that does not train: its one evaluation as horizontal lines.
+      f.series.push_back(Series::hline(h.back().nll, c.label).with_color(c.color));
+      f.series.push_back(Series::hline(h.back().wkb).with_color(c.color).with_dash(Dash::Dashed));
+      recent.push_back(h.back().nll);
+      recent.push_back(h.back().wkb);
+      continue;
+    }
+    std::vector<double> x, nll, nll_se, wkb, wkb_se;
+    for (const auto& r : h) {
+      x.push_back(double(r.step));
+      nll.push_back(r.nll);
+      nll_se.push_back(r.nll_se);
+      wkb.push_back(r.wkb);
+      wkb_se.push_back(r.wkb_se);
+    }
+    for (size_t i = h.size() > 40 ? h.size() - 40 : 0; i < h.size(); ++i) {
+      recent.push_back(h[i].nll);
+      recent.push_back(h[i].wkb);
+    }
+    Series a = Series::line(x, nll, c.label);
+    a.with_error(nll_se).with_color(c.color).markers = true;
+    Series b = Series::line(x, wkb);
+    b.with_error(wkb_se).with_color(c.color).with_dash(Dash::Dashed).markers = true;
+    f.series.push_back(std::move(a));
+    f.series.push_back(std::move(b));
   }
-  Series a = Series::line(x, nll, "NLL(0)");
-  a.with_error(nll_se).markers = true;
-  Series b = Series::line(x, wkb, "E[-c] (WKB slope)");
-  b.with_error(wkb_se).markers = true;
-  f.series.push_back(std::move(a));
-  f.series.push_back(std::move(b));
   if (auto ref = s.reference_evaluation()) {
-    f.series.push_back(Series::hline(ref->summary.nll_mean, "NLL(0), exact score").with_dash(Dash::Dashed));
+    f.series.push_back(Series::hline(ref->summary.nll_mean, "exact score NLL(0)")
+                           .with_color(Color::rgb(0x444444, 0.8)).with_dash(Dash::Dotted));
+    recent.push_back(ref->summary.nll_mean);
   }
   f.series.push_back(Series::hline(0.0).with_color(Color::rgb(0x888888, 0.6)).with_dash(Dash::Dotted));
+  const RobustRange r = robust_range(recent);
+  f.ymin = r.lo;
+  f.ymax = r.hi;
+  // Off-scale points: a grey marker on the edge they went over.
+  const double edge = 0.03 * (r.hi - r.lo);
+  for (const auto& c : curves)
+    for (const auto& rec : *c.history)
+      for (double v : {rec.nll, rec.wkb}) {
+        if (!std::isfinite(v) || (v >= r.lo && v <= r.hi)) continue;
+        off_x.push_back(c.fixed ? 0.0 : double(rec.step));
+        off_y.push_back(v < r.lo ? r.lo + edge : r.hi - edge);
+      }
+  if (!off_x.empty()) {
+    Series o = Series::scatter(off_x, off_y, std::to_string(off_x.size()) + " off scale (at edge)");
+    o.with_color(Color::rgb(0x777777, 0.9)).marker_radius = 3.5;
+    f.series.push_back(std::move(o));
+  }
   return f;
 }
 
-Figure nll_eta_chart(const Session& s, double eta, bool& has) {
+Figure nll_eta_chart(const Session& s, double eta, double eta_max, bool& has) {
   Figure f;
   f.title = chart_title(ChartId::NllEta);
   f.xlabel = "η";
   f.ylabel = "NLL (nats)";
-  auto e = s.evaluation();
-  has = e != nullptr && std::isfinite(e->summary.nll_mean);
   f.xmin = 0.0;
-  f.xmax = 1.0;
-  if (has) {
-    const auto& sm = e->summary;
+  f.xmax = eta_max;
+  const auto curves = model_curves(s);
+  has = false;
+  for (const auto& c : curves) {
+    if (!c.eval || !std::isfinite(c.eval->summary.nll_mean)) continue;
+    has = true;
+    const auto& sm = c.eval->summary;
     std::vector<double> x, y, err;
     for (int i = 0; i <= 20; ++i) {
-      const double t = i / 20.0;
+      const double t = eta_max * i / 20.0;
       x.push_back(t);
       y.push_back(nll_first_order(sm, t));
       err.push_back(std::hypot(sm.nll_se, t * sm.wkb_se));
     }
-    f.series.push_back(Series::line(x, y, "NLL(0) + η E[-c]  (step " + std::to_string(e->step) + ")")
-                           .with_error(err));
-    if (!e->exact_eta.empty())
-      f.series.push_back(Series::line(e->exact_eta, e->exact_nll, "exact NLL(η), Gaussian")
-                             .with_dash(Dash::Dashed));
-    if (auto ref = s.reference_evaluation()) {
-      const auto& r = ref->summary;
-      f.series.push_back(Series::line({0.0, 1.0}, {r.nll_mean, nll_first_order(r, 1.0)},
-                                      "exact score, first order")
-                             .with_dash(Dash::Dotted));
-    }
-    Series m = Series::scatter({eta}, {nll_first_order(sm, eta)}, "current η = " + fmt("%.3f", eta));
-    m.marker_radius = 5.0;
+    const std::string label = c.label + fmt(": slope %.2f", sm.wkb_mean);
+    f.series.push_back(Series::line(x, y, label).with_error(err).with_color(c.color));
+    if (!c.eval->exact_eta.empty())
+      f.series.push_back(Series::line(c.eval->exact_eta, c.eval->exact_nll, "exact NLL(η), Gaussian")
+                             .with_color(c.color).with_dash(Dash::Dashed));
+  }
+  if (auto ref = s.reference_evaluation(); ref && has) {
+    const auto& r = ref->summary;
+    f.series.push_back(Series::line({0.0, eta_max}, {r.nll_mean, nll_first_order(r, eta_max)},
+                                    "exact score, first order")
+                           .with_color(Color::rgb(0x444444, 0.8)).with_dash(Dash::Dotted));
+  }
+  if (has && curves.front().eval) {
+    Series m = Series::scatter({eta}, {nll_first_order(curves.front().eval->summary, eta)},
+                               "current η = " + fmt("%.3f", eta));
+    m.with_color(Color::rgb(0x000000, 0.85)).marker_radius = 5.0;
     f.series.push_back(std::move(m));
   }
   f.series.push_back(Series::vline(eta).with_color(Color::rgb(0x666666, 0.7)).with_dash(Dash::Dotted));
@@ -130,7 +240,7 @@ Figure w2_chart(const Session& s, double eta, bool& has) {
   f.ylabel = "W2²";
   auto w = s.w2();
   has = w && !w->points.empty();
-  if (!has) f.title += " — press 'W2 sweep'";
+  if (!has) f.title += " (run a sweep)";
   if (has) {
     std::vector<double> x, y, e;
     for (const auto& p : w->points) {
@@ -151,9 +261,9 @@ Figure action_chart(const Session& s, bool& has) {
   f.title = chart_title(ChartId::Action);
   f.xlabel = "Ã/η per trajectory";
   f.ylabel = "density";
-  auto v = s.sample();
+  auto v = s.full_sample() ? s.full_sample() : s.sample();
   has = v && v->result.action.size() > 1 && v->eta > 0;
-  if (v && v->eta == 0) f.title += " — η = 0: PF-ODE paths have zero action";
+  if (v && v->eta == 0) f.title += " (η = 0: zero)";
   if (!has) return f;
   std::vector<double> a(size_t(v->result.action.size()));
   double mean = 0;
@@ -203,12 +313,12 @@ Figure c_map_chart(const Session& s, bool& has) {
 
 }  // namespace
 
-Figure build_chart(ChartId id, const Session& s, double eta, bool& has_data) {
+Figure build_chart(ChartId id, const Session& s, double eta, double eta_max, bool& has_data) {
   has_data = false;
   switch (id) {
     case ChartId::Loss: return loss_chart(s, has_data);
     case ChartId::NllStep: return nll_step_chart(s, has_data);
-    case ChartId::NllEta: return nll_eta_chart(s, eta, has_data);
+    case ChartId::NllEta: return nll_eta_chart(s, eta, eta_max, has_data);
     case ChartId::W2: return w2_chart(s, eta, has_data);
     case ChartId::Action: return action_chart(s, has_data);
     case ChartId::CMap: return c_map_chart(s, has_data);
@@ -216,20 +326,33 @@ Figure build_chart(ChartId id, const Session& s, double eta, bool& has_data) {
   return {};
 }
 
-std::string chart_signature(ChartId id, const Session& s, double eta) {
+std::string chart_signature(ChartId id, const Session& s, double eta, double eta_max) {
   auto ptr = [](const void* p) { return std::to_string(reinterpret_cast<uintptr_t>(p)); };
   switch (id) {
-    case ChartId::Loss:
-      return std::to_string(s.loss_history().size()) + ":" +
-             (s.loss_history().empty() ? "" : std::to_string(s.loss_history().back().step)) +
-             (s.training_model() ? "t" : "a");
-    case ChartId::NllStep:
-      return std::to_string(s.eval_history().size()) + ptr(s.reference_evaluation().get()) +
-             ptr(s.evaluation().get());
-    case ChartId::NllEta:
-      return ptr(s.evaluation().get()) + ptr(s.reference_evaluation().get()) + fmt("%.4f", eta);
+    case ChartId::Loss: {
+      std::string sig = std::to_string(s.loss_history().size()) + ":" +
+                        (s.loss_history().empty() ? "" : std::to_string(s.loss_history().back().step)) +
+                        (s.training_model() ? "t" : "a");
+      for (const auto& sl : s.compare_slots()) {
+        const auto& h = sl->trainer_status().history;
+        sig += "|" + std::to_string(h.size()) + (h.empty() ? "" : ":" + std::to_string(h.back().step));
+      }
+      return sig;
+    }
+    case ChartId::NllStep: {
+      std::string sig = s.main_label() + std::to_string(s.eval_history().size()) +
+                        ptr(s.reference_evaluation().get()) + ptr(s.evaluation().get());
+      for (const auto& sl : s.compare_slots()) sig += "|" + ptr(sl->evaluation().get());
+      return sig;
+    }
+    case ChartId::NllEta: {
+      std::string sig = s.main_label() + ptr(s.evaluation().get()) +
+                        ptr(s.reference_evaluation().get()) + fmt("%.4f", eta) + fmt("/%.2f", eta_max);
+      for (const auto& sl : s.compare_slots()) sig += "|" + ptr(sl->evaluation().get());
+      return sig;
+    }
     case ChartId::W2: return ptr(s.w2().get()) + fmt("%.4f", eta);
-    case ChartId::Action: return ptr(s.sample().get());
+    case ChartId::Action: return ptr(s.full_sample().get()) + ptr(s.sample().get());
     case ChartId::CMap: return ptr(s.evaluation().get());
   }
   return {};
@@ -254,8 +377,9 @@ Charts::Charts()
 
 Charts::~Charts() = default;
 
-void Charts::update(const Session& s, double eta, int width_px, int height_px, double now) {
+void Charts::update(const Session& s, double eta, double eta_max, int width_px, int height_px, double now) {
   // Pick up finished renders.
+  uploads_ = 0;
   if (renderer_->version() != seen_render_) {
     seen_render_ = renderer_->version();
     if (auto r = renderer_->latest()) {
@@ -264,6 +388,7 @@ void Charts::update(const Session& s, double eta, int width_px, int height_px, d
         slot.texture.upload(c.rgba.data(), c.width, c.height);
         slot.signature = c.signature;
         slot.has_data = c.has_data;
+        ++uploads_;
       }
     }
   }
@@ -277,13 +402,13 @@ void Charts::update(const Session& s, double eta, int width_px, int height_px, d
   req.height = height_px;
   const bool resized = width_px != width_ || height_px != height_;
   for (int i = 0; i < kChartCount; ++i) {
-    const std::string sig = chart_signature(ChartId(i), s, eta) + "@" + std::to_string(width_px) +
+    const std::string sig = chart_signature(ChartId(i), s, eta, eta_max) + "@" + std::to_string(width_px) +
                             "x" + std::to_string(height_px);
     if (!resized && sig == slots_[size_t(i)].signature) continue;
     RenderItem item;
     item.index = i;
     item.signature = sig;
-    item.figure = build_chart(ChartId(i), s, eta, item.has_data);
+    item.figure = build_chart(ChartId(i), s, eta, eta_max, item.has_data);
     req.items.push_back(std::move(item));
   }
   if (req.items.empty()) return;
@@ -312,10 +437,10 @@ void Charts::draw(ChartId id, float width, float height) const {
   }
 }
 
-void Charts::export_chart(ChartId id, const Session& s, double eta, const std::string& path,
+void Charts::export_chart(ChartId id, const Session& s, double eta, double eta_max, const std::string& path,
                           int width, int height) const {
   bool has = false;
-  const Figure f = build_chart(id, s, eta, has);
+  const Figure f = build_chart(id, s, eta, eta_max, has);
   save_figure(f, path, width, height);
 }
 

@@ -30,13 +30,15 @@ class Charts {
 
   /// Rebuilds the figures whose inputs changed and re-renders their textures (at most a few
   /// times per second while results stream in). Needs the GL context.
-  void update(const Session& s, double eta, int width_px, int height_px, double now_seconds);
+  void update(const Session& s, double eta, double eta_max, int width_px, int height_px, double now_seconds);
   /// Draws chart `id` as an image of `size` (or a placeholder until it has data).
   void draw(ChartId id, float width, float height) const;
   /// Writes chart `id` with the current results (.png, .svg or .pdf). Throws Error.
-  void export_chart(ChartId id, const Session& s, double eta, const std::string& path,
+  void export_chart(ChartId id, const Session& s, double eta, double eta_max, const std::string& path,
                     int width = 900, int height = 600) const;
   void release();
+  /// Number of chart textures replaced by the last update() (bench: frames with uploads).
+  int uploads_last_update() const { return uploads_; }
 
  private:
   struct Slot {
@@ -73,12 +75,14 @@ class Charts {
   uint64_t seen_render_ = 0;
   double last_submit_ = -1.0;
   int width_ = 0, height_ = 0;
+  int uploads_ = 0;
 };
 
 /// The figure of chart `id` for the current results; has_data = false when there is nothing
 /// to plot yet (the figure then carries a note saying what it waits for).
-Figure build_chart(ChartId id, const Session& s, double eta, bool& has_data);
+/// η charts span [0, eta_max] (0.2 in the fine mode, where the paper looks, else 1).
+Figure build_chart(ChartId id, const Session& s, double eta, double eta_max, bool& has_data);
 /// A short string that changes whenever the chart's inputs change.
-std::string chart_signature(ChartId id, const Session& s, double eta);
+std::string chart_signature(ChartId id, const Session& s, double eta, double eta_max);
 
 }  // namespace diffpath::gui

@@ -24,7 +24,7 @@ std::unique_ptr<EvalJob> make_eval_job() {
       }
     }
     ctx.publish(std::move(res));
-  });
+  }, /*nice=*/5);  // background: yields to the GUI and the interactive sampler
 }
 
 }  // namespace diffpath::gui

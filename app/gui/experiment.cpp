@@ -1,6 +1,7 @@
 #include "experiment.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -44,6 +45,26 @@ std::string Experiment::analytic_model_spec() const {
   return "exact:" + data_spec();
 }
 
+std::string resolve_asset(const std::string& path) {
+  if (path.empty()) return {};
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return path;
+#ifdef DIFFPATH_ASSET_DIR
+  if (std::filesystem::path(path).is_relative()) {
+    const auto in_tree = std::filesystem::path(DIFFPATH_ASSET_DIR).parent_path() / path;
+    if (std::filesystem::exists(in_tree, ec)) return in_tree.string();
+  }
+#endif
+  return {};
+}
+
+std::string shipped_checkpoint(const std::string& data_spec, const Schedule& schedule) {
+  // Only the paper's named schedules have shipped checkpoints.
+  if (schedule.kind == ScheduleKind::Linear) return {};
+  if (data_spec.find_first_of(":/") != std::string::npos) return {};
+  return resolve_asset("assets/" + data_spec + "-" + schedule.spec() + ".safetensors");
+}
+
 bool Experiment::same_data(const Experiment& o) const {
   return data_spec() == o.data_spec() && n_data == o.n_data && data_seed == o.data_seed &&
          (data != "drawn" || (drawn.cols() == o.drawn.cols() && drawn == o.drawn));
@@ -51,7 +72,8 @@ bool Experiment::same_data(const Experiment& o) const {
 
 bool Experiment::same_training(const Experiment& o) const {
   return same_data(o) && schedule == o.schedule && batch == o.batch &&
-         width == o.width && depth == o.depth && train_seed == o.train_seed;
+         width == o.width && depth == o.depth && train_seed == o.train_seed &&
+         warm_start == o.warm_start;
 }
 
 bool Experiment::same_model(const Experiment& o) const {
@@ -85,7 +107,14 @@ nlohmann::json to_json(const Experiment& e) {
   if (!e.checkpoint.empty()) j["checkpoint"] = e.checkpoint;
   j["gaussian"] = {{"m", e.gauss_m}, {"v", e.gauss_v}, {"eps", e.gauss_eps}, {"delta", e.gauss_delta}};
   j["training"] = {{"lr", e.lr}, {"batch", e.batch}, {"width", e.width}, {"depth", e.depth},
-                   {"seed", e.train_seed}};
+                   {"seed", e.train_seed}, {"warm_start", e.warm_start}};
+  nlohmann::json cmp = nlohmann::json::array();
+  for (const auto& c : e.compare) {
+    nlohmann::json item = {{"schedule", c.schedule.spec()}, {"model", model_kind_name(c.model)}};
+    if (!c.checkpoint.empty()) item["checkpoint"] = c.checkpoint;
+    cmp.push_back(item);
+  }
+  j["compare"] = cmp;
   j["sampling"] = {{"eta", e.eta}, {"seed", e.seed}, {"particles", e.particles},
                    {"steps", e.steps}, {"frame_stride", e.frame_stride},
                    {"trail_every", e.trail_every}};
@@ -148,6 +177,24 @@ Experiment experiment_from_json(const nlohmann::json& j) {
     read(t, "width", e.width, "training.");
     read(t, "depth", e.depth, "training.");
     read(t, "seed", e.train_seed, "training.");
+    read(t, "warm_start", e.warm_start, "training.");
+  }
+  if (j.contains("compare")) {
+    const auto& cmp = j["compare"];
+    check(cmp.is_array(), "'compare' must be an array of {schedule, model, checkpoint}");
+    for (const auto& item : cmp) {
+      check(item.is_object(), "'compare' must be an array of {schedule, model, checkpoint}");
+      CompareSpec c;
+      std::string sched = c.schedule.spec(), kind = model_kind_name(c.model);
+      read(item, "schedule", sched, "compare[].");
+      read(item, "model", kind, "compare[].");
+      read(item, "checkpoint", c.checkpoint, "compare[].");
+      c.schedule = Schedule::parse(sched);
+      c.model = parse_model_kind(kind);
+      check(c.model != ModelKind::Gaussian, "compare[].model: gaussian is only a main model");
+      e.compare.push_back(c);
+    }
+    check(e.compare.size() <= 4, "at most 4 models in 'compare'");
   }
   if (j.contains("sampling")) {
     const auto& s = j["sampling"];

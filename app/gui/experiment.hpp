@@ -4,6 +4,7 @@
 // are this value as JSON.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -17,6 +18,24 @@ namespace diffpath::gui {
 enum class ModelKind { Mlp, Exact, Gaussian, Checkpoint };
 const char* model_kind_name(ModelKind k);  // "mlp" | "exact" | "gaussian" | "checkpoint"
 ModelKind parse_model_kind(const std::string& s);  // throws Error
+
+/// One more model next to the main one (the "compare" list): same data, its own schedule and
+/// score model. Mlp trains live in its own thread; Checkpoint with an empty path means the
+/// checkpoint shipped in assets/ for this data set and schedule.
+struct CompareSpec {
+  Schedule schedule = Schedule::cosine();
+  ModelKind model = ModelKind::Checkpoint;
+  std::string checkpoint;
+  bool operator==(const CompareSpec& o) const {
+    return schedule == o.schedule && model == o.model && checkpoint == o.checkpoint;
+  }
+};
+
+/// The checkpoint shipped for a data set and schedule, "assets/<data>-<schedule>.safetensors",
+/// as an existing path (source tree or working directory), or "" when there is none.
+std::string shipped_checkpoint(const std::string& data_spec, const Schedule& schedule);
+/// `path` if it exists, else the same relative path under the source tree ("" if neither).
+std::string resolve_asset(const std::string& path);
 
 /// Trail colouring in the viewport.
 enum class TrailColor { Time, Action };
@@ -43,16 +62,22 @@ struct Experiment {
   int width = 128;
   int depth = 3;
   uint64_t train_seed = 0;
+  /// Start the live MLP from the shipped checkpoint of this data set and schedule when there
+  /// is one (a good model at once; training fine-tunes it). Reset trains from scratch.
+  bool warm_start = true;
 
   // Sampling (the viewport) — common random numbers: fixed seed ⇒ η morphs each path.
-  double eta = 1.0;
+  double eta = 0.1;        // the paper's range is [0, 0.2]; 1 is the reverse SDE
   uint64_t seed = 0;
   // Interactive defaults: 200 Euler–Maruyama steps keep a full picture of a 128-wide MLP
   // under a second on two cores; the CLI reproduces the paper's 1000 steps.
   int particles = 2000;
   int steps = 200;
   int frame_stride = 2;   // keep every k-th step for the scrubber and trails (100 frames)
-  int trail_every = 8;    // draw the trail of every k-th particle
+  int trail_every = 16;   // draw the trail of every k-th particle (125 of 2000: readable)
+
+  // Models compared with the main one (charts overlay them; the viewport shows one).
+  std::vector<CompareSpec> compare = {CompareSpec{}};   // the shipped cosine checkpoint
 
   // Evaluation (NLL(0), E[−c] per snapshot).
   int eval_points = 128;

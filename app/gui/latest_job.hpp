@@ -12,6 +12,10 @@
 #include <string>
 #include <thread>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace diffpath::gui {
 
 /// What a running task sees: its cancel flag, a progress sink and a way to publish results.
@@ -35,7 +39,10 @@ class LatestJob {
  public:
   using Work = std::function<void(const Request&, JobContext<Result>&)>;
 
-  explicit LatestJob(Work work) : work_(std::move(work)), thread_([this] { run(); }) {}
+  /// `nice` > 0 lowers the worker's scheduling priority (Linux: per thread, inherited by the
+  /// threads it spawns), so background numerics yield the cores to the GUI and the sampler.
+  explicit LatestJob(Work work, int nice = 0)
+      : work_(std::move(work)), nice_(nice), thread_([this] { run(); }) {}
   ~LatestJob() {
     {
       std::lock_guard lock(mutex_);
@@ -89,6 +96,9 @@ class LatestJob {
 
  private:
   void run() {
+#ifdef __linux__
+    if (nice_ > 0) setpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid)), nice_);
+#endif
     for (;;) {
       Request req;
       auto cancel = std::make_shared<std::atomic<bool>>(false);
@@ -136,6 +146,7 @@ class LatestJob {
   std::atomic<double> progress_{0.0};
   uint64_t submitted_ = 0;
   bool quit_ = false;
+  int nice_ = 0;
   std::thread thread_;  // last: starts after every member above is constructed
 };
 

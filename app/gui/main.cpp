@@ -7,6 +7,7 @@
 #include <imgui.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -77,6 +78,13 @@ std::optional<Args> parse_args(int argc, char** argv) {
   }
   if (!a.screenshot.empty() && a.frames <= 0) a.frames = 120;
   return a;
+}
+
+// CPU time of the calling thread (the GUI thread's own work, excluding waits for the driver).
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return 1e3 * double(ts.tv_sec) + 1e-6 * double(ts.tv_nsec);
 }
 
 void glfw_error(int code, const char* msg) { std::fprintf(stderr, "diffpath: GLFW error %d: %s\n", code, msg); }
@@ -163,6 +171,7 @@ int main(int argc, char** argv) {
     auto last = std::chrono::steady_clock::now();
     while (!glfwWindowShouldClose(window)) {
       const auto frame_start = std::chrono::steady_clock::now();
+      const double cpu_start = thread_cpu_ms();
       const double dt = std::chrono::duration<double>(frame_start - last).count();
       last = frame_start;
       glfwPollEvents();
@@ -182,7 +191,7 @@ int main(int argc, char** argv) {
       glClearColor(0.06f, 0.06f, 0.07f, 1.0f);
       glClear(GL_COLOR_BUFFER_BIT);
       ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
-      const double gui_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ui_start).count();
+      const auto render_end = std::chrono::steady_clock::now();
 
       if (std::string shot = app->take_screenshot_request(); !shot.empty()) {
         try {
@@ -195,8 +204,16 @@ int main(int argc, char** argv) {
         }
       }
       glfwSwapBuffers(window);
+      if (bench) glFinish();  // charge the driver's deferred work (llvmpipe) to this frame
+      const auto swap_end = std::chrono::steady_clock::now();
 
-      if (bench && !bench->step(*app, gui_ms, now)) {
+      auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+      FrameTiming timing;
+      timing.total_ms = ms(frame_start, swap_end);
+      timing.ui_ms = ms(ui_start, render_end);
+      timing.swap_ms = ms(render_end, swap_end);
+      timing.cpu_ms = thread_cpu_ms() - cpu_start;
+      if (bench && !bench->step(*app, timing, now)) {
         exit_code = bench->exit_code();
         break;
       }

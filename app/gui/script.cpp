@@ -19,7 +19,8 @@ const std::map<std::string, std::pair<int, int>>& command_table() {
       {"w2-sweep", {0, 0}},      {"wait-w2", {0, 0}},        {"play", {0, 0}},
       {"export-chart", {2, 2}},  {"export-csv", {2, 2}},     {"export-viewport", {1, 1}},
       {"screenshot", {1, 1}},    {"frames", {1, 1}},         {"timeout", {1, 1}},
-      {"quit", {0, 0}},
+      {"quit", {0, 0}},          {"compare", {1, 3}},        {"view", {1, 1}},
+      {"wait-compare", {0, 0}},  {"wait-overlay", {0, 0}},
   };
   return t;
 }
@@ -34,7 +35,8 @@ std::string ScriptCommand::text() const {
 
 bool is_blocking(const std::string& name) {
   return name == "wait-sample" || name == "wait-eval" || name == "wait-w2" ||
-         name == "train-steps" || name == "frames";
+         name == "train-steps" || name == "frames" || name == "wait-compare" ||
+         name == "wait-overlay";
 }
 
 std::vector<ScriptCommand> parse_script(const std::string& path) {

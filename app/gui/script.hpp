@@ -20,6 +20,10 @@
 //   screenshot PATH             the whole window as PNG
 //   frames N                    let N frames pass
 //   timeout SECONDS             limit for each following wait (default 180)
+//   compare add SCHED KIND [F]  add a model to compare (KIND: mlp | exact | checkpoint; F: file,
+//                               default the shipped checkpoint), compare clear, compare remove K
+//   view K                      the viewport shows model K (0 = main, k = k-th compared model)
+//   wait-compare                wait until every compared model has an evaluation
 //   quit
 #include <string>
 #include <vector>

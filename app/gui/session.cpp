@@ -44,6 +44,7 @@ Session::Session(const Experiment& initial, bool autostart)
     rebuild_data(exp_);
     rebuild_model(exp_, autostart);
   }
+  rebuild_slots(exp_, false, autostart);
   submit_sample();
 }
 
@@ -53,6 +54,7 @@ Session::~Session() {
   sampling_.reset();
   evaluator_.reset();
   w2_.reset();
+  slots_.clear();
   trainer_.reset();
 }
 
@@ -72,32 +74,13 @@ void Session::rebuild_data(const Experiment& e) {
   eval_x_ = pick_eval_points(data_, e.eval_points);
 }
 
-TrainConfig Session::train_config(const Experiment& e) const {
-  TrainConfig c;
-  c.data_spec = e.data == "drawn" ? std::string("drawn") : e.data_spec();
-  c.data = data_;
-  c.n_data = int(data_.cols());
-  c.data_seed = e.data_seed;
-  c.schedule = e.schedule;
-  c.batch = e.batch;
-  c.lr = e.lr;
-  c.hidden.assign(size_t(e.depth), e.width);
-  c.seed = e.train_seed;
-  // One training thread: the second core stays free for the sampler and the evaluator, so
-  // the picture keeps up with the model.
-  c.threads = 1;
-  c.snapshot_every_steps = 250;
-  c.snapshot_every_ms = 400;
-  return c;
-}
-
 void Session::rebuild_model(const Experiment& e, bool autostart) {
   reference_.reset();
   if (e.model == ModelKind::Mlp) {
     if (!trainer_) {
-      trainer_ = std::make_unique<BackgroundTrainer>(train_config(e));
+      trainer_ = std::make_unique<BackgroundTrainer>(make_train_config(e, data_));
     } else if (!exp_.same_training(e)) {
-      trainer_->reset(train_config(e));
+      trainer_->reset(make_train_config(e, data_));
     }
     trainer_->set_lr(e.lr);
     if (autostart) trainer_->start();
@@ -132,11 +115,75 @@ void Session::set_model(ScoreModelPtr m, int64_t step) {
   model_ = std::move(m);
   model_step_ = step;
   ++model_version_;
+  if (view_index_ < 0) ++view_version_;
+}
+
+// ---------------------------------------------------------------- compared models
+
+void Session::rebuild_slots(Experiment& e, bool keep_unchanged, bool autostart) {
+  std::vector<std::unique_ptr<CompareSlot>> next;
+  std::vector<CompareSpec> kept_specs;
+  std::string errors;
+  for (const CompareSpec& spec : e.compare) {
+    // Same data and spec: keep the running slot (its training and history).
+    auto same = std::find_if(slots_.begin(), slots_.end(),
+                             [&](const auto& sl) { return sl && sl->spec() == spec; });
+    if (keep_unchanged && same != slots_.end()) {
+      next.push_back(std::move(*same));
+      kept_specs.push_back(spec);
+      continue;
+    }
+    try {
+      next.push_back(std::make_unique<CompareSlot>(spec, e, data_, eval_x_, autostart));
+      kept_specs.push_back(spec);
+    } catch (const std::exception& ex) {
+      // Dropped from the list; the status line says why.
+      errors += (errors.empty() ? "" : "; ") + std::string(ex.what());
+    }
+  }
+  slots_ = std::move(next);  // joins the workers of slots no longer listed
+  e.compare = std::move(kept_specs);
+  if (!errors.empty()) error_ = "compare: " + errors;
+  if (view_index_ >= int(slots_.size())) view_index_ = -1;
+  ++view_version_;
+  seen_view_model_ = view_index_ >= 0 ? slots_[size_t(view_index_)]->model_version() : 0;
+}
+
+void Session::poll_slots() {
+  for (auto& sl : slots_) sl->tick();
+  for (auto& sl : slots_)
+    if (!sl->error().empty() && error_.empty()) error_ = sl->error();
+  if (view_index_ >= 0) {
+    const uint64_t v = slots_[size_t(view_index_)]->model_version();
+    if (v != seen_view_model_) {
+      if (seen_view_model_ != 0) resample_pending_ = true;
+      seen_view_model_ = v;
+      ++view_version_;
+    }
+  }
+}
+
+void Session::set_view_index(int k) {
+  k = (k < 0 || k >= int(slots_.size())) ? -1 : k;
+  if (k == view_index_) return;
+  view_index_ = k;
+  seen_view_model_ = k >= 0 ? slots_[size_t(k)]->model_version() : 0;
+  ++view_version_;
+  submit_sample();
+}
+
+ScoreModelPtr Session::view_model() const {
+  return view_index_ >= 0 ? slots_[size_t(view_index_)]->model() : model_;
+}
+
+const Schedule& Session::view_schedule() const {
+  return view_index_ >= 0 ? slots_[size_t(view_index_)]->schedule() : exp_.schedule;
 }
 
 bool Session::apply(const Experiment& next) {
   if (next.same_sampling(exp_) && next.trail_every == exp_.trail_every &&
-      next.lr == exp_.lr && next.eval_points == exp_.eval_points && next.eval_rtol == exp_.eval_rtol)
+      next.lr == exp_.lr && next.eval_points == exp_.eval_points &&
+      next.eval_rtol == exp_.eval_rtol && next.compare == exp_.compare)
     return true;
   const Experiment prev = exp_;
   const Points prev_data = data_, prev_eval = eval_x_;
@@ -156,30 +203,39 @@ bool Session::apply(const Experiment& next) {
     eval_x_ = prev_eval;
     return false;
   }
-  exp_ = next;
   error_.clear();
+  // Compared models: rebuilt when their list, the data or the evaluation set change.
+  Experiment accepted = next;
+  const bool same_inputs = next.same_data(prev) && next.eval_points == prev.eval_points &&
+                           next.eval_rtol == prev.eval_rtol;
+  if (!same_inputs || next.compare != prev.compare)
+    rebuild_slots(accepted, same_inputs, status_.state == TrainerState::Running || !trainer_);
+  exp_ = accepted;
   if (!exp_.same_sampling(sampled_exp_) || sampled_exp_.trail_every != exp_.trail_every)
     submit_sample();
   return true;
 }
 
-void Session::submit_sample() {
-  if (!model_) return;
+void Session::submit_sample(bool progressive) {
+  const ScoreModelPtr m = view_model();
+  if (!m) return;
   SampleRequest r;
-  r.model = model_;
-  r.schedule = exp_.schedule;
+  r.model = m;
+  r.schedule = view_schedule();
   r.options.eta = exp_.eta;
   r.options.steps = exp_.steps;
   r.options.n = exp_.particles;
   r.options.seed = exp_.seed;
   r.options.stride = exp_.frame_stride;
   r.options.record_action = true;
-  r.model_version = model_version_;
-  // First pass ≈ 1/6 of the particles: the picture follows a dragged slider at once.
-  r.coarse_particles = std::max(200, exp_.particles / 6);
+  r.model_version = view_version_;
+  // First pass: one chunk of the sampler (256 particles, ~50k particle-steps at the default
+  // 200 steps, well under 100 ms) — the same particles as the full pass (common random
+  // numbers), so the picture follows a dragged slider at once and then fills in.
+  r.coarse_particles = progressive && exp_.particles > 512 ? 256 : exp_.particles;
   sampling_->submit(std::move(r));
   sampled_exp_ = exp_;
-  sample_request_id_ = model_version_;
+  sample_request_id_ = view_version_;
   resample_pending_ = false;
 }
 
@@ -228,7 +284,7 @@ void Session::poll_trainer() {
     const ModelSnapshot snap = trainer_->snapshot();
     seen_snapshot_ = snap.version;
     set_model(snap.model, snap.step);
-    resample_pending_ = true;
+    if (view_index_ < 0) resample_pending_ = true;
   }
 }
 
@@ -261,12 +317,7 @@ void Session::poll_evaluator() {
         eval_reference_ = r;
       } else {
         eval_latest_ = r;
-        const auto& s = r->summary;
-        EvalRecord rec{r->step, s.nll_mean, s.nll_se, s.wkb_mean, s.wkb_se};
-        if (eval_history_.empty() || eval_history_.back().step < rec.step)
-          eval_history_.push_back(rec);
-        else if (eval_history_.back().step == rec.step)
-          eval_history_.back() = rec;
+        add_eval_record(eval_history_, *r);
       }
     }
   }
@@ -278,10 +329,13 @@ void Session::poll_evaluator() {
 
 void Session::tick() {
   log_timings();
+  if (auto s = sampling_->latest(); s && !s->coarse) full_sample_ = s;
   poll_trainer();
+  poll_slots();
   // Snapshots of a training model refresh the picture only once the previous picture is done,
   // so the sampler is never starved by a fast trainer.
-  if (resample_pending_ && sampling_->idle()) submit_sample();
+  // They replace the picture in one pass: the coarse first pass is for a person's changes.
+  if (resample_pending_ && sampling_->idle()) submit_sample(false);
   poll_evaluator();
   if (!sampling_->error().empty() && error_.empty()) error_ = "sampling: " + sampling_->error();
   if (!w2_->error().empty() && error_.empty()) error_ = "W2 sweep: " + w2_->error();
@@ -296,24 +350,26 @@ bool Session::sample_settled() const {
 bool Session::sample_current(uint64_t min_version) const {
   auto s = sampling_->latest();
   return s && !s->coarse && s->eta == exp_.eta && s->seed == exp_.seed &&
-         s->particles() == exp_.particles && s->schedule == exp_.schedule &&
+         s->particles() == exp_.particles && s->schedule == view_schedule() &&
          !s->result.frame_steps.empty() && s->result.frame_steps.back() == exp_.steps &&
          s->model_version >= min_version;
 }
 
 void Session::start_training() {
   if (trainer_ && exp_.model == ModelKind::Mlp) trainer_->start();
+  for (auto& sl : slots_) sl->start_training();
 }
 
 void Session::pause_training() {
   if (trainer_) trainer_->pause();
+  for (auto& sl : slots_) sl->pause_training();
 }
 
 void Session::reset_training() {
   if (!trainer_ || exp_.model != ModelKind::Mlp) return;
   try {
     const bool running = status_.state == TrainerState::Running;
-    trainer_->reset(train_config(exp_));
+    trainer_->reset(make_train_config(exp_, data_));
     trainer_->set_max_steps(0);
     if (running) trainer_->start();
     eval_history_.clear();

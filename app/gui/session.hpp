@@ -10,6 +10,7 @@
 
 #include "diffpath/score_model.hpp"
 #include "diffpath/trainer.hpp"
+#include "compare.hpp"
 #include "eval_job.hpp"
 #include "experiment.hpp"
 #include "sampling_job.hpp"
@@ -17,11 +18,6 @@
 
 namespace diffpath::gui {
 
-/// NLL(0) and E[−c] of one snapshot, for the "vs training step" chart.
-struct EvalRecord {
-  int64_t step = 0;
-  double nll = 0, nll_se = 0, wkb = 0, wkb_se = 0;
-};
 
 class Session {
  public:
@@ -45,6 +41,18 @@ class Session {
   int64_t model_step() const { return model_step_; }
   bool training_model() const { return exp_.model == ModelKind::Mlp; }
 
+  // ---- models compared with the main one (experiment().compare, same order)
+  const std::vector<std::unique_ptr<CompareSlot>>& compare_slots() const { return slots_; }
+  /// Label of the main model for charts ("simple · live MLP").
+  std::string main_label() const { return model_label(exp_.schedule, exp_.model); }
+  /// Which model the viewport samples: -1 = the main one, k = compare slot k.
+  int view_index() const { return view_index_; }
+  void set_view_index(int k);
+  ScoreModelPtr view_model() const;
+  const Schedule& view_schedule() const;
+  /// Grows whenever the model the viewport samples changes (snapshot or selection).
+  uint64_t view_version() const { return view_version_; }
+
   // ---- training (MLP only; no-ops otherwise)
   void start_training();
   void pause_training();
@@ -58,12 +66,15 @@ class Session {
 
   // ---- results
   std::shared_ptr<const SampleView> sample() const { return sampling_->latest(); }
+  /// The newest full-resolution sample (exports use it: a coarse first pass may be newer).
+  std::shared_ptr<const SampleView> full_sample() const { return full_sample_; }
   double sampling_progress() const { return sampling_->progress(); }
   bool sampling_busy() const { return sampling_->busy() || resample_pending_; }
   /// True when the newest full-resolution sample matches the current experiment and model.
   bool sample_settled() const;
   /// True when the newest full-resolution sample has the current sampling settings and a
-  /// model at least as new as `min_version` (a training model keeps changing meanwhile).
+  /// viewed model at least as new as `min_version` (view_version(); a training model keeps
+  /// changing meanwhile).
   bool sample_current(uint64_t min_version) const;
 
   std::shared_ptr<const EvalResult> evaluation() const { return eval_latest_; }
@@ -93,9 +104,10 @@ class Session {
  private:
   void rebuild_data(const Experiment& e);          // throws Error
   void rebuild_model(const Experiment& e, bool autostart);  // throws Error
-  TrainConfig train_config(const Experiment& e) const;
+  void rebuild_slots(Experiment& e, bool keep_unchanged, bool autostart);  // errors → error_
+  void poll_slots();
   void set_model(ScoreModelPtr m, int64_t step);
-  void submit_sample();
+  void submit_sample(bool progressive = true);
   void submit_eval();
   void poll_trainer();
   void poll_evaluator();
@@ -126,7 +138,13 @@ class Session {
   uint64_t seen_eval_ = 0;
   uint64_t evaluations_done_ = 0;
   std::shared_ptr<const EvalResult> eval_latest_, eval_reference_;
+  std::shared_ptr<const SampleView> full_sample_;
   std::vector<EvalRecord> eval_history_;
+
+  std::vector<std::unique_ptr<CompareSlot>> slots_;
+  int view_index_ = -1;
+  uint64_t view_version_ = 0;
+  uint64_t seen_view_model_ = 0;   // model version of the viewed slot at the last check
 
   std::string error_;
   bool verbose_ = false;

@@ -1,6 +1,8 @@
 #include "viewport.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <cmath>
 
 #include "diffpath/rng.hpp"
@@ -48,10 +50,12 @@ GLuint make_vao(GLuint& vbo) {
 Viewport::~Viewport() {
   // GL objects die with the context; main destroys the viewport while it is still current.
   if (!ready_) return;
-  GLuint vaos[] = {vao_particles_, vao_data_, vao_trails_, vao_lines_};
-  GLuint vbos[] = {vbo_particles_, vbo_data_, vbo_trails_, vbo_lines_};
-  glDeleteVertexArrays(4, vaos);
-  glDeleteBuffers(4, vbos);
+  GLuint vaos[] = {vao_particles_, vao_data_, vao_trails_, vao_lines_, vao_density_, vao_arrows_};
+  GLuint vbos[] = {vbo_particles_, vbo_data_, vbo_trails_, vbo_lines_, vbo_density_, vbo_arrows_};
+  glDeleteVertexArrays(6, vaos);
+  glDeleteBuffers(6, vbos);
+  if (tex_density_) glDeleteTextures(1, &tex_density_);
+  glDeleteProgram(prog_density_);
   glDeleteProgram(prog_particles_);
   glDeleteProgram(prog_trails_);
   glDeleteProgram(prog_lines_);
@@ -62,7 +66,8 @@ bool Viewport::init() {
   prog_particles_ = load_program("particles", error_);
   if (prog_particles_) prog_trails_ = load_program("trails", error_);
   if (prog_trails_) prog_lines_ = load_program("lines", error_);
-  if (!prog_lines_) return false;
+  if (prog_lines_) prog_density_ = load_program("density", error_);
+  if (!prog_density_) return false;
 
   vao_particles_ = make_vao(vbo_particles_);
   vao_data_ = make_vao(vbo_data_);
@@ -86,6 +91,26 @@ bool Viewport::init() {
   glEnableVertexAttribArray(1);
   glVertexAttribPointer(0, 2, GL_FLOAT, GL_FALSE, 6 * sizeof(float), nullptr);
   glVertexAttribPointer(1, 4, GL_FLOAT, GL_FALSE, 6 * sizeof(float), (void*)(2 * sizeof(float)));
+  vao_arrows_ = make_vao(vbo_arrows_);
+  glBindVertexArray(vao_arrows_);
+  glBindBuffer(GL_ARRAY_BUFFER, vbo_arrows_);
+  glEnableVertexAttribArray(0);
+  glEnableVertexAttribArray(1);
+  glVertexAttribPointer(0, 2, GL_FLOAT, GL_FALSE, 6 * sizeof(float), nullptr);
+  glVertexAttribPointer(1, 4, GL_FLOAT, GL_FALSE, 6 * sizeof(float), (void*)(2 * sizeof(float)));
+  vao_density_ = make_vao(vbo_density_);
+  glBindVertexArray(vao_density_);
+  glBindBuffer(GL_ARRAY_BUFFER, vbo_density_);
+  glEnableVertexAttribArray(0);
+  glEnableVertexAttribArray(1);
+  glVertexAttribPointer(0, 2, GL_FLOAT, GL_FALSE, 4 * sizeof(float), nullptr);
+  glVertexAttribPointer(1, 2, GL_FLOAT, GL_FALSE, 4 * sizeof(float), (void*)(2 * sizeof(float)));
+  glGenTextures(1, &tex_density_);
+  glBindTexture(GL_TEXTURE_2D, tex_density_);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
   glBindVertexArray(0);
   ready_ = true;
   return true;
@@ -101,15 +126,26 @@ void Viewport::set_data(const Points& data) {
   glBindBuffer(GL_ARRAY_BUFFER, vbo_data_);
   glBufferData(GL_ARRAY_BUFFER, GLsizeiptr(v.size() * sizeof(float)), v.data(), GL_STATIC_DRAW);
   data_count_ = int(data.cols());
+  data_points_ = data;
+  ++data_version_;
 }
 
 void Viewport::fit(const Points& data) {
   if (data.cols() == 0) return;
-  const Eigen::Vector2d lo = data.rowwise().minCoeff(), hi = data.rowwise().maxCoeff();
+  fit_lo_ = data.rowwise().minCoeff();
+  fit_hi_ = data.rowwise().maxCoeff();
+  fit_pending_ = true;
+  apply_fit();
+}
+
+void Viewport::apply_fit() {
+  const Eigen::Vector2d lo = fit_lo_, hi = fit_hi_;
   camera.cx = 0.5 * (lo.x() + hi.x());
   camera.cy = 0.5 * (lo.y() + hi.y());
-  // The prior N(0, I) at Tmax spans ±2.5: keep it in view too.
-  camera.half_height = std::max({0.6 * (hi.y() - lo.y()), 0.6 * (hi.x() - lo.x()), 2.2});
+  // Both extents must fit: the width through the viewport's aspect (a portrait viewport is
+  // the usual case). The prior N(0, I) at Tmax spans ±2.5: keep most of it in view too.
+  const double aspect = target_.height > 0 ? double(target_.width) / target_.height : 0.75;
+  camera.half_height = std::max({0.58 * (hi.y() - lo.y()), 0.58 * (hi.x() - lo.x()) / aspect, 2.2});
 }
 
 void Viewport::set_sample(std::shared_ptr<const SampleView> s, int trail_every) {
@@ -142,6 +178,73 @@ void Viewport::set_sample(std::shared_ptr<const SampleView> s, int trail_every) 
   }
   glBindBuffer(GL_ARRAY_BUFFER, vbo_trails_);
   glBufferData(GL_ARRAY_BUFFER, GLsizeiptr(v.size() * sizeof(float)), v.data(), GL_STATIC_DRAW);
+  ++trail_version_;
+}
+
+GridWindow Viewport::world_window() const {
+  const double aspect = double(std::max(1, target_.width)) / std::max(1, target_.height);
+  const double hw = camera.half_height * aspect;
+  return {camera.cx - hw, camera.cx + hw, camera.cy - camera.half_height, camera.cy + camera.half_height};
+}
+
+void Viewport::set_overlay(std::shared_ptr<const OverlayResult> o) {
+  if (!ready_ || o == overlay_) return;
+  overlay_ = std::move(o);
+  ++overlay_version_;
+  density_ready_ = false;
+  arrow_vertices_ = 0;
+  if (!overlay_) return;
+  const OverlayResult& r = *overlay_;
+  // Heatmap: normalised to [0, 1] over [lo, hi] on the CPU (failed points: 0), one float
+  // channel; the quad spans the grid's outer cell edges.
+  if (r.nx > 0 && r.ny > 0 && r.log_density.size() == size_t(r.nx) * r.ny) {
+    std::vector<float> v(r.log_density.size());
+    const double span = std::max(1e-9, r.hi - r.lo);
+    for (size_t k = 0; k < v.size(); ++k)
+      v[k] = std::isfinite(r.log_density[k]) ? float(std::clamp((r.log_density[k] - r.lo) / span, 0.0, 1.0)) : 0.0f;
+    glBindTexture(GL_TEXTURE_2D, tex_density_);
+    glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
+    glTexImage2D(GL_TEXTURE_2D, 0, GL_R32F, r.nx, r.ny, 0, GL_RED, GL_FLOAT, v.data());
+    const GridWindow& w = r.window;
+    const float quad[] = {float(w.x0), float(w.y0), 0, 0, float(w.x1), float(w.y0), 1, 0,
+                          float(w.x0), float(w.y1), 0, 1, float(w.x1), float(w.y1), 1, 1};
+    glBindBuffer(GL_ARRAY_BUFFER, vbo_density_);
+    glBufferData(GL_ARRAY_BUFFER, sizeof quad, quad, GL_STATIC_DRAW);
+    density_ready_ = true;
+  }
+  // Arrows: length ∝ |s| up to 0.45 cells (saturating at the 90th percentile), with a head.
+  if (!r.arrows.empty()) {
+    const size_t n = r.arrows.size() / 4;
+    const int nx = std::max(1, r.score_nx), ny = std::max(1, r.score_ny);
+    const double cell = std::min((r.window.x1 - r.window.x0) / nx, (r.window.y1 - r.window.y0) / ny);
+    std::vector<float> v;
+    v.reserve(n * 6 * 6);
+    auto vertex = [&](double x, double y, float a) {
+      const float p[] = {float(x), float(y), 0.80f, 0.93f, 1.0f, a};
+      v.insert(v.end(), p, p + 6);
+    };
+    for (size_t k = 0; k < n; ++k) {
+      const double x = r.arrows[4 * k], y = r.arrows[4 * k + 1];
+      const double sx = r.arrows[4 * k + 2], sy = r.arrows[4 * k + 3];
+      const double m = std::hypot(sx, sy);
+      if (!std::isfinite(m) || m <= 0) continue;
+      const double frac = std::min(1.0, m / r.score_ref);
+      const double len = 0.45 * cell * std::max(0.15, frac);
+      const double ux = sx / m, uy = sy / m;
+      const double ex = x + ux * len, ey = y + uy * len;
+      const float a = float(0.35 + 0.5 * frac);
+      vertex(x, y, a);
+      vertex(ex, ey, a);
+      for (double side : {-1.0, 1.0}) {  // head: two strokes at ±28° back from the tip
+        const double c = std::cos(0.49), s = side * std::sin(0.49), h = 0.35 * len;
+        vertex(ex, ey, a);
+        vertex(ex - h * (c * ux - s * uy), ey - h * (s * ux + c * uy), a);
+      }
+    }
+    glBindBuffer(GL_ARRAY_BUFFER, vbo_arrows_);
+    glBufferData(GL_ARRAY_BUFFER, GLsizeiptr(v.size() * sizeof(float)), v.data(), GL_STATIC_DRAW);
+    arrow_vertices_ = GLsizei(v.size() / 6);
+  }
 }
 
 void Viewport::upload_particles(double t_now) {
@@ -201,6 +304,16 @@ void Viewport::render(double t_now, const ViewportOptions& opt) {
     glBufferData(GL_ARRAY_BUFFER, sizeof axes, axes, GL_STREAM_DRAW);
     glDrawArrays(GL_LINES, 0, 4);
   }
+  if (opt.show_density && density_ready_) {
+    glUseProgram(prog_density_);
+    set_view_uniforms(prog_density_);
+    glActiveTexture(GL_TEXTURE0);
+    glBindTexture(GL_TEXTURE_2D, tex_density_);
+    glUniform1i(glGetUniformLocation(prog_density_, "u_field"), 0);
+    glUniform1f(glGetUniformLocation(prog_density_, "u_alpha"), opt.density_alpha);
+    glBindVertexArray(vao_density_);
+    glDrawArrays(GL_TRIANGLE_STRIP, 0, 4);
+  }
   if (opt.show_data && data_count_ > 0) {
     glUseProgram(prog_particles_);
     set_view_uniforms(prog_particles_);
@@ -219,6 +332,12 @@ void Viewport::render(double t_now, const ViewportOptions& opt) {
     glUniform1f(glGetUniformLocation(prog_trails_, "u_alpha"), opt.trail_alpha);
     glBindVertexArray(vao_trails_);
     glMultiDrawArrays(GL_LINE_STRIP, trail_first_.data(), trail_count_.data(), GLsizei(trail_first_.size()));
+  }
+  if (opt.show_score && arrow_vertices_ > 0) {
+    glUseProgram(prog_lines_);
+    set_view_uniforms(prog_lines_);
+    glBindVertexArray(vao_arrows_);
+    glDrawArrays(GL_LINES, 0, arrow_vertices_);
   }
   if (opt.show_particles && sample_) {
     upload_particles(t_now);
@@ -262,6 +381,9 @@ void Viewport::handle_mouse(ImVec2 origin, ImVec2 size, const ViewportOptions& o
   hovered_particle_ = -1;
   hovered_eval_ = -1;
   if (!out.hovered) return;
+  // A pointer that never moved (e.g. parked by Xvfb in a scripted run) does not hover.
+  if (io.MouseDelta.x != 0.0f || io.MouseDelta.y != 0.0f || io.MouseWheel != 0.0f) mouse_moved_ = true;
+  if (!mouse_moved_) return;
   const double k = size.y / (2.0 * camera.half_height);  // pixels per world unit
   const double mx = camera.cx + (io.MousePos.x - origin.x - size.x * 0.5) / k;
   const double my = camera.cy - (io.MousePos.y - origin.y - size.y * 0.5) / k;
@@ -351,6 +473,10 @@ ViewportOutput Viewport::draw(ImVec2 size, double t_now, const ViewportOptions& 
   }
   const int w = std::max(16, int(size.x)), h = std::max(16, int(size.y));
   target_.resize(w, h);
+  if (fit_pending_) {  // now that the aspect is known
+    apply_fit();
+    fit_pending_ = false;
+  }
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   upload_particles(t_now);
   // Hover is decided on the positions of this frame, before rendering, so the highlighted
@@ -359,7 +485,18 @@ ViewportOutput Viewport::draw(ImVec2 size, double t_now, const ViewportOptions& 
                          ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight |
                              ImGuiButtonFlags_MouseButtonMiddle);
   handle_mouse(origin, ImVec2(float(w), float(h)), opt, out);
-  render(t_now, opt);
+  // Re-render only when something visible changed: with a software GL driver the MSAA pass
+  // is the most expensive thing the GUI thread asks for, and most frames change nothing.
+  const RenderKey key{sample_.get(), t_now, camera.cx, camera.cy, camera.half_height, w, h,
+                      hovered_particle_, data_version_, trail_version_, overlay_version_,
+                      opt.show_particles, opt.show_trails, opt.show_data, opt.show_score,
+                      opt.show_density, int(opt.trail_color), opt.particle_size,
+                      opt.trail_alpha};
+  if (!(key == rendered_key_)) {
+    render(t_now, opt);
+    rendered_key_ = key;
+    ++renders_;
+  }
   ImDrawList* dl = ImGui::GetWindowDrawList();
   dl->AddImage((ImTextureID)(intptr_t)target_.color_tex, origin, ImVec2(origin.x + w, origin.y + h),
                ImVec2(0, 1), ImVec2(1, 0));
@@ -375,6 +512,111 @@ ViewportOutput Viewport::draw(ImVec2 size, double t_now, const ViewportOptions& 
     dl->AddCircle(p, 6.0f, IM_COL32(255, 255, 255, 230), 16, 2.0f);
   }
   return out;
+}
+
+namespace {
+
+// The shaders' colour maps (trails.frag), for the SVG export.
+std::array<double, 3> viridis(double x) {
+  x = std::clamp(x, 0.0, 1.0);
+  static const double c[7][3] = {{0.2777, 0.0054, 0.3341},   {0.1051, 1.4046, 1.3846},
+                                 {-0.3309, 0.2148, 0.0950},  {-4.6342, -5.7991, -19.3324},
+                                 {6.2283, 14.1799, 56.6906}, {4.7764, -13.7451, -65.3530},
+                                 {-5.4355, 4.6459, 26.3124}};
+  std::array<double, 3> out{};
+  for (int k = 0; k < 3; ++k) {
+    double v = c[6][k];
+    for (int i = 5; i >= 0; --i) v = c[i][k] + x * v;
+    out[size_t(k)] = std::clamp(v, 0.0, 1.0);
+  }
+  return out;
+}
+
+std::array<double, 3> coolwarm(double x) {
+  x = std::clamp(x, 0.0, 1.0);
+  const double cold[3] = {0.23, 0.30, 0.75}, mid[3] = {0.87, 0.87, 0.87}, hot[3] = {0.71, 0.02, 0.15};
+  std::array<double, 3> out{};
+  for (int k = 0; k < 3; ++k)
+    out[size_t(k)] = x < 0.5 ? cold[k] + (mid[k] - cold[k]) * 2 * x : mid[k] + (hot[k] - mid[k]) * (2 * x - 1);
+  return out;
+}
+
+std::string rgb(const std::array<double, 3>& c) {
+  char b[32];
+  std::snprintf(b, sizeof b, "#%02x%02x%02x", int(255 * c[0] + 0.5), int(255 * c[1] + 0.5), int(255 * c[2] + 0.5));
+  return b;
+}
+
+std::string rgb(const float* c) { return rgb({double(c[0]), double(c[1]), double(c[2])}); }
+
+}  // namespace
+
+std::string Viewport::svg(double t_now, const ViewportOptions& opt) const {
+  const int w = std::max(16, target_.width), h = std::max(16, target_.height);
+  const double k = h / (2.0 * camera.half_height);
+  auto px = [&](double x, double y, std::string& out) {
+    char b[48];
+    std::snprintf(b, sizeof b, "%.1f,%.1f ", w * 0.5 + (x - camera.cx) * k, h * 0.5 - (y - camera.cy) * k);
+    out += b;
+  };
+  auto circle = [&](double x, double y, double r, std::string& out) {
+    char b[96];
+    std::snprintf(b, sizeof b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.2f\"/>\n",
+                  w * 0.5 + (x - camera.cx) * k, h * 0.5 - (y - camera.cy) * k, r);
+    out += b;
+  };
+  std::string s;
+  s.reserve(1 << 20);
+  char head[256];
+  std::snprintf(head, sizeof head,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
+                w, h, w, h);
+  s += head;
+  s += "<rect width=\"100%\" height=\"100%\" fill=\"" + rgb(kBackground) + "\"/>\n";
+  if (opt.show_data && data_points_.cols() > 0) {
+    s += "<g fill=\"" + rgb(kData) + "\" fill-opacity=\"" + std::to_string(kData[3]) + "\">\n";
+    for (int i = 0; i < data_points_.cols(); ++i)
+      circle(data_points_(0, i), data_points_(1, i), 0.5 * std::max(2.0f, opt.particle_size - 0.5f), s);
+    s += "</g>\n";
+  }
+  if (opt.show_trails && sample_ && sample_->result.frames.size() >= 2) {
+    const auto& r = sample_->result;
+    const auto& times = r.frame_times;
+    const Schedule& sc = sample_->schedule;
+    const int nf = int(r.frames.size()), n = sample_->particles();
+    constexpr int kBins = 8;   // time colouring: each trail in 8 pieces of constant colour
+    const double span = sample_->action_hi - sample_->action_lo;
+    s += "<g fill=\"none\" stroke-width=\"1\" stroke-linejoin=\"round\">\n";
+    for (int p = 0; p < n; p += trail_every_) {
+      const double a = r.action.size() == n ? (r.action[p] - sample_->action_lo) / span : 0.5;
+      for (int b = 0; b < kBins; ++b) {
+        const int f0 = b * (nf - 1) / kBins, f1 = (b + 1) * (nf - 1) / kBins;
+        std::string pts;
+        int count = 0;
+        for (int f = f0; f <= f1; ++f) {
+          if (times[size_t(f)] < t_now - 1e-9) break;  // not travelled yet
+          px(r.frames[size_t(f)](0, p), r.frames[size_t(f)](1, p), pts);
+          ++count;
+        }
+        if (count < 2) break;
+        const double progress = (sc.t_max - 0.5 * (times[size_t(f0)] + times[size_t(f1)])) / (sc.t_max - sc.t_min);
+        const auto color = opt.trail_color == TrailColor::Time ? viridis(progress) : coolwarm(a);
+        char attr[96];
+        std::snprintf(attr, sizeof attr, "\" stroke=\"%s\" stroke-opacity=\"%.3f\"/>\n", rgb(color).c_str(),
+                      opt.trail_alpha * (0.3 + 0.7 * progress));
+        s += "<polyline points=\"" + pts + attr;
+      }
+    }
+    s += "</g>\n";
+  }
+  if (opt.show_particles && sample_) {
+    s += "<g fill=\"" + rgb(kParticle) + "\" fill-opacity=\"" + std::to_string(kParticle[3]) + "\">\n";
+    for (size_t i = 0; 2 * i + 1 < particles_now_.size(); ++i)
+      circle(particles_now_[2 * i], particles_now_[2 * i + 1], 0.5 * opt.particle_size, s);
+    s += "</g>\n";
+  }
+  s += "</svg>\n";
+  return s;
 }
 
 std::vector<uint8_t> Viewport::capture(int& w, int& h) const {

@@ -16,7 +16,7 @@ std::unique_ptr<W2Job> make_w2_job() {
     }
     res->model_version = req.model_version;
     ctx.publish(std::move(res));
-  });
+  }, /*nice=*/5);  // background: yields to the GUI and the interactive sampler
 }
 
 }  // namespace diffpath::gui

@@ -345,6 +345,7 @@ void solve_batch(const ScoreModel& model, const Schedule& sch, const Points& x0,
   o.rtol = opt.rtol * tol_scale;
   o.atol = opt.atol * tol_scale;
   o.max_steps = opt.max_steps;
+  o.max_abs = opt.divergence_bound;
   PassResult r = solve_together(model, sch, x0, opt, o, cancel, out);
   out.error.assign(n, std::string());
   if (r.ok) {
@@ -388,6 +389,7 @@ void check_options(const ScoreModel& model, const Points& x0, const LikelihoodOp
     throw Error("likelihood: rtol and atol must be positive");
   if (opt.batch < 1) throw Error("likelihood: batch size must be at least 1");
   if (opt.max_steps < 1) throw Error("likelihood: max_steps must be at least 1");
+  if (!(opt.divergence_bound > 0)) throw Error("likelihood: divergence_bound must be positive");
   if (x0.rows() != model.dim())
     throw Error("likelihood: points have dimension " + std::to_string(x0.rows()) +
                 " but the score model '" + model.spec() + "' has dimension " +

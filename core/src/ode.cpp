@@ -103,6 +103,9 @@ OdeStats integrate_dopri5(const OdeRhs& F, double t0, double t1, Vec& y, const O
       y.swap(ynew);
       k1.swap(k7);  // first-same-as-last
       ++st.steps;
+      if (std::isfinite(opt.max_abs) && y.cwiseAbs().maxCoeff() > opt.max_abs)
+        return fail("diverging: |state| exceeded " + std::to_string(opt.max_abs) +
+                    " at t = " + std::to_string(t));
       h *= std::min(10.0, std::max(0.2, 0.9 * std::pow(std::max(e, 1e-10), -0.2)));
     } else {
       ++st.rejected;

@@ -113,6 +113,9 @@ AppRun run_scripted_session() {
       << "w2-sweep\n"
       << "wait-w2\n"
       << "wait-sample\n"
+      << "wait-compare\n"   // the preset's second model (cosine checkpoint) is evaluated
+      << "set overlay score\n"
+      << "wait-overlay\n"
       << "frames 30\n";   // let the chart textures catch up with the results
     for (const char* c : kCharts)
       for (const char* ext : {"png", "svg", "pdf"})
@@ -121,6 +124,7 @@ AppRun run_scripted_session() {
       s << "export-csv " << k << " " << kOut << "/" << k << ".csv\n";
     s << "save-preset " << kOut << "/preset.json\n"
       << "export-viewport " << kOut << "/viewport.png\n"
+      << "export-viewport " << kOut << "/viewport.svg\n"
       << "screenshot " << kOut << "/screenshot.png\n"
       << "frames 2\n"
       << "quit\n";
@@ -154,6 +158,24 @@ TEST_CASE("scripted GUI run exports charts, CSVs and a screenshot with visible c
     }
   }
 
+  SUBCASE("the NLL(eta) chart overlays the main and the compared model") {
+    // Palette colours 0 (0x0072B2, main model) and 1 (0xD55E00, the compared cosine model).
+    const Image img = load_png(kOut + "/nll-eta.png");
+    REQUIRE(img.w > 100);
+    auto near = [](uint32_t p, int r, int g, int b) {
+      return std::abs(r_of(p) - r) < 30 && std::abs(g_of(p) - g) < 30 && std::abs(b_of(p) - b) < 30;
+    };
+    int main_px = 0, cmp_px = 0;
+    for (uint32_t p : img.px) {
+      main_px += near(p, 0x00, 0x72, 0xB2);
+      cmp_px += near(p, 0xD5, 0x5E, 0x00);
+    }
+    CAPTURE(main_px);
+    CAPTURE(cmp_px);
+    CHECK(main_px > 200);
+    CHECK(cmp_px > 200);
+  }
+
   SUBCASE("CSV exports have the documented headers and rows") {
     const auto traj = lines_of(kOut + "/trajectories.csv");
     REQUIRE(traj.size() > 1);
@@ -175,10 +197,20 @@ TEST_CASE("scripted GUI run exports charts, CSVs and a screenshot with visible c
     const auto w2 = lines_of(kOut + "/w2.csv");
     CHECK(w2[0] == "eta,w2_squared,se");
     CHECK(w2.size() == 1 + 6u);
+    // The viewport SVG: particles as circles, trails as polylines.
+    const std::string vsvg = slurp(kOut + "/viewport.svg");
+    size_t circles = 0, polylines = 0;
+    for (size_t p = vsvg.find("<circle"); p != std::string::npos; p = vsvg.find("<circle", p + 1)) ++circles;
+    for (size_t p = vsvg.find("<polyline"); p != std::string::npos; p = vsvg.find("<polyline", p + 1)) ++polylines;
+    CHECK(vsvg.rfind("<svg", 0) == 0);
+    CHECK(vsvg.find("</svg>") != std::string::npos);
+    CHECK(circles >= 1500u);        // the particles (plus the data points)
+    CHECK(polylines >= 1500u / 16);  // every 16th trajectory, in time-coloured pieces
     // The saved preset records the scripted changes.
     const std::string preset = slurp(kOut + "/preset.json");
     CHECK(preset.find("\"cosine\"") != std::string::npos);
     CHECK(preset.find("\"eta\": 0.3") != std::string::npos);
+    CHECK(preset.find("\"compare\"") != std::string::npos);
   }
 
   SUBCASE("the screenshot shows particles, trails and charts") {

@@ -38,6 +38,10 @@ struct LikelihoodOptions {
   /// c ≡ 0 then holds identically along every path (a test hook; the NLL is unaffected).
   bool model_prior = false;
   int max_steps = 100000;           // per ODE pass
+  /// A point whose ODE state (x, G, H, ...) leaves |·| ≤ divergence_bound is excluded as
+  /// diverging. Data and the N(0, I) prior live at |x| ~ 1; a PF path at |x| = 1e8 has an NLL of
+  /// ~1e16 — the model extrapolates wildly there, and following it further only costs time.
+  double divergence_bound = 1e8;
 };
 
 /// One point's results. Values are at the requested tolerances; *_err are the differences to

@@ -3,6 +3,7 @@
 // or backwards in t. Batched problems (many particles) are solved as one system, as
 // scipy.solve_ivp would: one step size, error norm over all components.
 #include <atomic>
+#include <cmath>
 #include <functional>
 #include <string>
 
@@ -15,6 +16,9 @@ struct OdeOptions {
   double atol = 1e-5;
   double first_step = 0.0;   // 0: chosen automatically (Hairer's starting-step heuristic)
   int max_steps = 100000;
+  /// Divergence guard: an accepted state with any |y_i| > max_abs fails the integration
+  /// ("diverging") instead of following a run-away solution to 1e300 at great cost.
+  double max_abs = INFINITY;
 };
 
 struct OdeStats {

@@ -40,6 +40,10 @@ class ScoreModel {
 
 using ScoreModelPtr = std::shared_ptr<const ScoreModel>;
 
+namespace detail {
+struct MixtureBlocks;  // score_model.cpp: the equal-variance fast path's component layout
+}
+
 /// Linear score for Gaussian data N(m, v I) in d dimensions, with deliberate errors:
 /// s = −(x − a(t)) / b(t), a = α m + delta, b = (1 + eps)(α² v + σ²).
 /// eps = delta = 0 is the exact score of the data.
@@ -81,6 +85,9 @@ class MixtureScore final : public ScoreModel {
   GaussianMixture data_;
   Schedule schedule_;
   std::string spec_;
+  // Components sorted into spatially compact blocks, built when all variances are equal
+  // (empirical data sets, most analytic mixtures); null otherwise (the general path).
+  std::shared_ptr<const detail::MixtureBlocks> blocks_;
 };
 
 /// Options for building models from specs that need data.
