@@ -1,0 +1,74 @@
+// `diffpath-cli table` end to end on a tiny budget: four rows in the paper's order, our numbers
+// next to the paper's, Markdown and CSV written, JSON consistent with the CSV, and flag errors
+// rejected. (The numbers of a 40-step model mean nothing; the structure and plumbing do.)
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string l; std::getline(ss, l);) out.push_back(l);
+  return out;
+}
+
+TEST_CASE("table: tiny run writes the paper's four rows beside ours") {
+  const fs::path dir = fs::temp_directory_path() / "diffpath-test-table";
+  fs::remove_all(dir);
+  const std::string cmd = std::string(DIFFPATH_CLI) + " table --steps 40 --n 16 --threads 2 --out-dir " +
+                          dir.string() + " --json > " + (dir.string() + ".json") + " 2>/dev/null";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+
+  const auto md = lines_of(read_file(dir / "table.md"));
+  REQUIRE(md.size() == 6);  // header, rule, four rows
+  CHECK(md[2].find("| swissroll | simple |") == 0);
+  CHECK(md[3].find("| swissroll | cosine |") == 0);
+  CHECK(md[4].find("| 25gaussians | simple |") == 0);
+  CHECK(md[5].find("| 25gaussians | cosine |") == 0);
+  CHECK(md[2].find("1.39 ± 0.05") != std::string::npos);    // the paper's values (DESIGN §2)
+  CHECK(md[5].find("-19.65 ± 17.46") != std::string::npos);
+
+  const auto csv = lines_of(read_file(dir / "table.csv"));
+  REQUIRE(csv.size() == 5);
+  CHECK(csv[0].rfind("data,schedule,nll,nll_se,nll_paper", 0) == 0);
+
+  const auto j = nlohmann::json::parse(read_file(dir.string() + ".json"));
+  REQUIRE(j["rows"].size() == 4);
+  for (const auto& row : j["rows"]) {
+    CHECK(row["train_steps"] == 40);
+    const double nll = row["tol_1e-5"]["nll"]["mean"];
+    CHECK(std::isfinite(nll));
+    CHECK(row["tol_1e-5"]["n"].get<int>() + row["tol_1e-5"]["excluded"].get<int>() == 16);
+    // The same model and points at two tolerances: NLLs agree to far better than their spread.
+    const double nll3 = row["tol_1e-3"]["nll"]["mean"];
+    CHECK(std::abs(nll - nll3) < 0.05);
+  }
+  // Trained models are cached: a second run reuses them instead of training again.
+  CHECK(fs::exists(dir / "models" / "swissroll-simple-40.safetensors"));
+  fs::remove_all(dir);
+  fs::remove(dir.string() + ".json");
+}
+
+TEST_CASE("table: bad flags exit non-zero") {
+  const std::string base = std::string(DIFFPATH_CLI) + " table";
+  CHECK(std::system((base + " --quick --paper > /dev/null 2>&1").c_str()) != 0);
+  CHECK(std::system((base + " --n 0 > /dev/null 2>&1").c_str()) != 0);
+  CHECK(std::system((base + " --out-dir /proc/forbidden --steps 1 --n 2 > /dev/null 2>&1").c_str()) != 0);
+}
