@@ -44,6 +44,13 @@ void help_marker(const char* text) {
   }
 }
 
+// The loss shown next to the step count: the newest point of the loss history (a mean over
+// the last history_stride steps), the same numbers the loss chart plots. (The trainer's
+// smoothed_loss is not used: after a warm start it reads ~10x the plotted loss; reported.)
+double recent_loss(const TrainerStatus& s) {
+  return s.history.empty() ? s.last_loss : s.history.back().loss;
+}
+
 void ensure_parent_dir(const std::string& path) {
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
@@ -216,7 +223,7 @@ void App::draw_status(float y, float w, float h) {
   const auto& ts = session_->trainer_status();
   if (session_->training_model())
     ImGui::Text("train: %s  step %lld  loss %.4f  %.0f steps/s |", trainer_state_name(ts.state),
-                (long long)ts.steps, ts.smoothed_loss, ts.steps_per_second);
+                (long long)ts.steps, recent_loss(ts), ts.steps_per_second);
   else
     ImGui::Text("model: %s |", session_->model() ? session_->model()->spec().c_str() : "none");
   ImGui::SameLine();
@@ -417,7 +424,7 @@ void App::model_panel() {
     }
     ImGui::SameLine();
     if (ImGui::Button("Reset")) session_->reset_training();
-    ImGui::Text("step %lld  loss %.4f  %.0f steps/s", (long long)st.steps, st.smoothed_loss,
+    ImGui::Text("step %lld  loss %.4f  %.0f steps/s", (long long)st.steps, recent_loss(st),
                 st.steps_per_second);
     float lr = float(next.lr);
     if (ImGui::InputFloat("lr", &lr, 0, 0, "%.1e", ImGuiInputTextFlags_EnterReturnsTrue)) {
@@ -493,7 +500,7 @@ void App::compare_panel() {
     ImGui::SameLine();
     if (ImGui::SmallButton("x")) remove = k;
     if (sl.trains()) ImGui::TextDisabled("   step %lld, loss %.3f", (long long)sl.trainer_status().steps,
-                                         sl.trainer_status().smoothed_loss);
+                                         recent_loss(sl.trainer_status()));
     if (sl.eval_busy()) ImGui::TextDisabled("   evaluating %3.0f%%", 100 * sl.eval_progress());
     else if (auto e = sl.evaluation())
       ImGui::TextDisabled("   NLL(0) %.3f, E[-c] %.2f", e->summary.nll_mean, e->summary.wkb_mean);

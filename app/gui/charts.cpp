@@ -272,7 +272,17 @@ Figure action_chart(const Session& s, bool& has) {
     mean += a[i];
   }
   mean /= double(a.size());
-  f.series.push_back(Series::histogram_of(a, 40, true, fmt("η = %.3f", v->eta)));
+  // Bins over the 0.5–99.5% range: a few extreme paths must not squeeze the bulk into one bar.
+  std::vector<double> sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  const double lo = sorted[size_t(0.005 * double(sorted.size() - 1))];
+  const double hi = sorted[size_t(0.995 * double(sorted.size() - 1))];
+  std::vector<double> inside;
+  for (double x : a)
+    if (x >= lo && x <= hi) inside.push_back(x);
+  const size_t outside = a.size() - inside.size();
+  f.series.push_back(Series::histogram_of(inside.size() > 1 ? inside : a, 40, true, fmt("η = %.3f", v->eta)));
+  if (outside > 0) f.xlabel += "  (" + std::to_string(outside) + " beyond 0.5–99.5% not shown)";
   f.series.push_back(Series::vline(mean, "mean " + fmt("%.1f", mean)).with_dash(Dash::Dashed));
   return f;
 }

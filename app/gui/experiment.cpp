@@ -179,6 +179,8 @@ Experiment experiment_from_json(const nlohmann::json& j) {
     read(t, "seed", e.train_seed, "training.");
     read(t, "warm_start", e.warm_start, "training.");
   }
+  // A preset lists its compared models explicitly (none when the key is absent).
+  e.compare.clear();
   if (j.contains("compare")) {
     const auto& cmp = j["compare"];
     check(cmp.is_array(), "'compare' must be an array of {schedule, model, checkpoint}");

@@ -25,6 +25,12 @@ std::shared_ptr<SampleView> run_pass(const SampleRequest& req, int n, bool coars
                                      JobContext<SampleView>& ctx) {
   SamplerOptions opt = req.options;
   opt.n = n;
+  if (coarse) {
+    // The preview: the first particles (same start points as the full pass) on a 4× coarser
+    // time grid — ~1/30 of the full work at the defaults, so it lands within ~100 ms.
+    opt.steps = std::max(20, req.options.steps / 4);
+    opt.stride = std::max(1, req.options.stride / 4);
+  }
   const auto t0 = std::chrono::steady_clock::now();
   auto view = std::make_shared<SampleView>();
   view->result = sample(*req.model, req.schedule, opt, ctx.cancel_flag(), [&](double f) {

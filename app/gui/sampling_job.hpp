@@ -1,7 +1,8 @@
 #pragma once
 // The viewport's sampling worker: runs the η-sampler of the core on the newest request, first
-// on a subset of the particles (the same particles, thanks to common random numbers: the
-// coarse picture is exactly part of the full one) so a new η shows within ~100 ms, then on all.
+// as a preview — the first 256 particles (the same start points as the full run, common random
+// numbers) on a 4× coarser time grid — so a new η shows within ~100 ms, then all particles on
+// the full grid.
 #include <memory>
 
 #include "diffpath/sampler.hpp"
@@ -16,7 +17,7 @@ struct SampleRequest {
   Schedule schedule;
   SamplerOptions options;    // full-resolution run
   uint64_t model_version = 0;
-  int coarse_particles = 500;  // first pass size (≥ options.n: single pass)
+  int coarse_particles = 256;  // preview size (≥ options.n: single pass)
 };
 
 /// An immutable sampling result as the GUI shows it.

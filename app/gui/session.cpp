@@ -229,9 +229,9 @@ void Session::submit_sample(bool progressive) {
   r.options.stride = exp_.frame_stride;
   r.options.record_action = true;
   r.model_version = view_version_;
-  // First pass: one chunk of the sampler (256 particles, ~50k particle-steps at the default
-  // 200 steps, well under 100 ms) — the same particles as the full pass (common random
-  // numbers), so the picture follows a dragged slider at once and then fills in.
+  // Preview: one chunk of the sampler (256 particles) on a 4× coarser grid (~13k
+  // particle-steps at the defaults), so the picture follows a dragged slider at once and
+  // then fills in.
   r.coarse_particles = progressive && exp_.particles > 512 ? 256 : exp_.particles;
   sampling_->submit(std::move(r));
   sampled_exp_ = exp_;

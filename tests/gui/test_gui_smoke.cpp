@@ -253,5 +253,10 @@ TEST_CASE("scripted GUI run exports charts, CSVs and a screenshot with visible c
     int vp_particles = 0;
     for (uint32_t p : vp.px) vp_particles += particle_colored(p);
     CHECK(vp_particles > 400);
+    // The score-field overlay: light-cyan arrows (0.80, 0.93, 1.0) over the dark background.
+    int arrows = 0;
+    for (uint32_t p : vp.px) arrows += r_of(p) > 120 && g_of(p) > 150 && b_of(p) > 170 && b_of(p) > r_of(p) + 20;
+    CAPTURE(arrows);
+    CHECK(arrows > 300);
   }
 }

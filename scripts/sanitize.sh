@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sanitizer builds (DESIGN §5): ASan+UBSan over the core test suites, TSan over the threaded
+# parts (trainer thread, parallel sampler, parallel likelihood, parallel transport sweep).
+# Not part of scripts/test.sh (two extra full builds would double CI time); run it before
+# changing threaded code:  scripts/sanitize.sh [asan|tsan|all]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+which="${1:-all}"
+"$root/scripts/install-deps.sh"
+threaded=(test_foundation test_trainer test_sampler test_likelihood test_transport)
+run() {  # run NAME SANITIZERS TESTS...
+  local dir="$root/build-$1" san="$2"; shift 2
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDIFFPATH_SANITIZE="$san" \
+    -DDIFFPATH_BUILD_GUI=OFF -DDIFFPATH_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$dir" -j"$(nproc)" --target diffpath-cli "$@"
+  local regex
+  regex="^($(IFS='|'; echo "$*"))\$"
+  (cd "$dir" && ctest --output-on-failure -R "$regex")
+}
+if [ "$which" = asan ] || [ "$which" = all ]; then
+  export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  mapfile -t all < <(cd "$root/tests" && ls test_*.cpp | sed 's/\.cpp$//')
+  run asan address,undefined "${all[@]}"
+fi
+if [ "$which" = tsan ] || [ "$which" = all ]; then
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  run tsan thread "${threaded[@]}"
+fi
