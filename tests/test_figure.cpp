@@ -144,6 +144,25 @@ TEST_CASE("a line from (0,0) to (1,1) crosses the plot diagonally in the first p
   }
 }
 
+TEST_CASE("error bands are backgrounds: a later series' band does not tint an earlier line") {
+  // Two overlaid models (the NLL(η) chart): line 0 runs inside the wide band of line 1.
+  Figure f = unit_figure();
+  f.series.push_back(Series::line({0, 1}, {0.5, 0.5}).with_error({0.05, 0.05}));
+  f.series.back().line_width = 3;
+  f.series.push_back(Series::line({0, 1}, {0.2, 0.2}).with_error({0.45, 0.45}));
+  const std::vector<uint8_t> img = render_rgba(f, W, H);
+  const PlotLayout L = figure_layout(f, W, H);
+  for (double x : {0.2, 0.5, 0.8}) {
+    INFO("x = " << x);
+    CHECK(near(pixel(img, L.x_to_px(x), L.y_to_px(0.5)), to_rgb(palette_color(0))));
+    CHECK(near(pixel(img, L.x_to_px(x), L.y_to_px(0.2)), to_rgb(palette_color(1))));
+    // Inside band 1 only: band 1's tint, not white and not line colour.
+    const Rgb band = pixel(img, L.x_to_px(x), L.y_to_px(0.0));
+    CHECK(!is_white(band));
+    CHECK(!near(band, to_rgb(palette_color(1)), 40));
+  }
+}
+
 TEST_CASE("scatter, histogram, heatmap and marker lines put their colors where the data is") {
   SUBCASE("scatter with colormap values") {
     Figure f = unit_figure();
@@ -239,6 +258,35 @@ TEST_CASE("histogram_of counts and densities; colormap anchors") {
   CHECK(near(to_rgb(colormap_color(Colormap::Viridis, 1)), {0xFD, 0xE7, 0x25}, 0));
   CHECK(near(to_rgb(colormap_color(Colormap::Diverging, 0.5)), {0xF7, 0xF7, 0xF7}, 0));
   CHECK(near(to_rgb(colormap_color(Colormap::Viridis, 7.0)), {0xFD, 0xE7, 0x25}, 0));   // clamped
+}
+
+TEST_CASE("legend notes: text lines in the legend box, in files too") {
+  Figure f = unit_figure();
+  f.legend = LegendPlace::TopLeft;
+  f.series.push_back(Series::line({0, 1}, {0, 0.1}, "a line with a long label"));
+  const std::vector<uint8_t> plain = render_rgba(f, W, H);
+  f.notes = {"KL = 0.12 ± 0.01", "second note"};  // narrower: the box only grows down
+  const std::vector<uint8_t> noted = render_rgba(f, W, H);
+  // The box grows downwards by two rows of text: pixels change only below the first entry.
+  const PlotLayout L = figure_layout(f, W, H);
+  int changed_upper = 0, changed_lower = 0;
+  for (int y = int(L.top); y < int(L.bottom); ++y)
+    for (int x = int(L.left); x < int(L.left + 0.6 * (L.right - L.left)); ++x) {
+      const size_t i = (size_t(y) * W + size_t(x)) * 4;
+      const bool differs = plain[i] != noted[i] || plain[i + 1] != noted[i + 1];
+      (y < L.top + 26 ? changed_upper : changed_lower) += differs;
+    }
+  CHECK(changed_upper < 30);   // the first entry (and the box's top) stay where they were
+  CHECK(changed_lower > 200);  // two lines of text
+  CHECK(render_figure(f, FigureFormat::Svg, W, H).find("<svg") != std::string::npos);
+  // Notes alone make a legend.
+  Figure only = unit_figure();
+  only.legend = LegendPlace::TopLeft;
+  only.notes = {"just a note"};
+  const std::vector<uint8_t> img = render_rgba(only, W, H);
+  int ink = 0;
+  for (size_t i = 0; i < img.size(); i += 4) ink += img[i] < 128;
+  CHECK(ink > 20);
 }
 
 TEST_CASE("robust to odd input: empty figure, non-finite values, one point") {

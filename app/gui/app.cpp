@@ -44,13 +44,6 @@ void help_marker(const char* text) {
   }
 }
 
-// The loss shown next to the step count: the newest point of the loss history (a mean over
-// the last history_stride steps), the same numbers the loss chart plots. (The trainer's
-// smoothed_loss is not used: after a warm start it reads ~10x the plotted loss; reported.)
-double recent_loss(const TrainerStatus& s) {
-  return s.history.empty() ? s.last_loss : s.history.back().loss;
-}
-
 void ensure_parent_dir(const std::string& path) {
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
@@ -223,7 +216,7 @@ void App::draw_status(float y, float w, float h) {
   const auto& ts = session_->trainer_status();
   if (session_->training_model())
     ImGui::Text("train: %s  step %lld  loss %.4f  %.0f steps/s |", trainer_state_name(ts.state),
-                (long long)ts.steps, recent_loss(ts), ts.steps_per_second);
+                (long long)ts.steps, ts.smoothed_loss, ts.steps_per_second);
   else
     ImGui::Text("model: %s |", session_->model() ? session_->model()->spec().c_str() : "none");
   ImGui::SameLine();
@@ -424,7 +417,9 @@ void App::model_panel() {
     }
     ImGui::SameLine();
     if (ImGui::Button("Reset")) session_->reset_training();
-    ImGui::Text("step %lld  loss %.4f  %.0f steps/s", (long long)st.steps, recent_loss(st),
+    help_marker("Reset trains a fresh network from scratch (LeCun-normal weights). Changing the "
+                "data or the schedule instead starts from the shipped network for them, if any.");
+    ImGui::Text("step %lld  loss %.4f  %.0f steps/s", (long long)st.steps, st.smoothed_loss,
                 st.steps_per_second);
     float lr = float(next.lr);
     if (ImGui::InputFloat("lr", &lr, 0, 0, "%.1e", ImGuiInputTextFlags_EnterReturnsTrue)) {
@@ -500,7 +495,7 @@ void App::compare_panel() {
     ImGui::SameLine();
     if (ImGui::SmallButton("x")) remove = k;
     if (sl.trains()) ImGui::TextDisabled("   step %lld, loss %.3f", (long long)sl.trainer_status().steps,
-                                         recent_loss(sl.trainer_status()));
+                                         sl.trainer_status().smoothed_loss);
     if (sl.eval_busy()) ImGui::TextDisabled("   evaluating %3.0f%%", 100 * sl.eval_progress());
     else if (auto e = sl.evaluation())
       ImGui::TextDisabled("   NLL(0) %.3f, E[-c] %.2f", e->summary.nll_mean, e->summary.wkb_mean);
@@ -645,10 +640,14 @@ void App::export_csv(const std::string& kind, const std::string& path) {
     write_table_csv(path, {"step", "loss"}, rows);
   } else if (kind == "eval-history") {
     const auto& h = session_->eval_history();
-    Eigen::MatrixXd rows(Eigen::Index(h.size()), 5);
+    Eigen::MatrixXd rows(Eigen::Index(h.size()), 11);
     for (size_t i = 0; i < h.size(); ++i)
-      rows.row(Eigen::Index(i)) << double(h[i].step), h[i].nll, h[i].nll_se, h[i].wkb, h[i].wkb_se;
-    write_table_csv(path, {"step", "nll", "nll_se", "wkb", "wkb_se"}, rows);
+      rows.row(Eigen::Index(i)) << double(h[i].step), h[i].nll, h[i].nll_se, h[i].wkb, h[i].wkb_se,
+          h[i].kl_actions, h[i].kl_actions_se, h[i].kl_loss, h[i].kl_loss_se, h[i].loss_star,
+          h[i].loss_star_se;
+    write_table_csv(path, {"step", "nll", "nll_se", "wkb", "wkb_se", "kl_actions", "kl_actions_se",
+                           "kl_loss", "kl_loss_se", "loss_star", "loss_star_se"},
+                    rows);
   } else if (kind == "w2") {
     auto w = session_->w2();
     if (!w) throw Error("no W2 sweep yet (press 'W2 sweep')");
@@ -847,11 +846,17 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
     return session_->sample_current(wait_model_version_);
   }
   if (c.name == "wait-eval") {
-    if (first) wait_model_version_ = session_->model_version();
+    if (first) {
+      wait_model_version_ = session_->model_version();
+      // A training model: the snapshot the session holds may predate the steps trained so far
+      // (snapshots arrive every 500 steps or ms), so also wait for one that includes them —
+      // "train-steps N" then "wait-eval" evaluates the network after those N steps.
+      wait_eval_step_ = session_->training_model() ? session_->trainer_status().steps : 0;
+    }
     auto e = session_->evaluation();
     if (!e && !session_->eval_busy() && session_->model() && session_->model()->max_order() < 3)
       throw Error("wait-eval: the model has no third derivatives");
-    return e && e->model_version >= wait_model_version_;
+    return e && e->model_version >= wait_model_version_ && e->step >= wait_eval_step_;
   }
   if (c.name == "wait-overlay") {
     if (!view_opt_.show_score && !view_opt_.show_density) throw Error("wait-overlay: no overlay is on");

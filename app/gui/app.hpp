@@ -87,6 +87,7 @@ class App final : public ScriptHost {
   int64_t wait_steps_target_ = 0;
   int frames_left_ = 0;
   uint64_t wait_model_version_ = 0;
+  int64_t wait_eval_step_ = 0;   // wait-eval: the evaluated snapshot must include these steps
   uint64_t w2_target_ = 0;
 
   // Viewport overlays (score field, log-density), computed in the background.

@@ -38,10 +38,30 @@ std::string fmt(const char* f, double a) {
 // One colour per model: the main model is palette colour 0, compare slot k colour k + 1.
 Color model_color(int k) { return palette_color(k); }
 
+Color darker(Color c) {
+  c.r *= 0.6;
+  c.g *= 0.6;
+  c.b *= 0.6;
+  return c;
+}
+
+// Centred running mean over `window` points (shorter at the ends).
+std::vector<double> running_mean(const std::vector<double>& y, size_t window) {
+  std::vector<double> prefix(y.size() + 1, 0.0), out(y.size());
+  for (size_t i = 0; i < y.size(); ++i) prefix[i + 1] = prefix[i] + y[i];
+  const size_t h = window / 2;
+  for (size_t i = 0; i < y.size(); ++i) {
+    const size_t a = i > h ? i - h : 0, b = std::min(y.size(), i + h + 1);
+    out[i] = (prefix[b] - prefix[a]) / double(b - a);
+  }
+  return out;
+}
+
 // The models the overlay charts show: the main one first, then the compare slots.
 struct ModelCurves {
   std::string label;
   Color color;
+  Schedule schedule;
   const std::vector<LossPoint>* loss = nullptr;     // null: no training
   const std::vector<EvalRecord>* history = nullptr;
   std::shared_ptr<const EvalResult> eval;
@@ -53,6 +73,7 @@ std::vector<ModelCurves> model_curves(const Session& s) {
   ModelCurves m;
   m.label = s.main_label();
   m.color = model_color(0);
+  m.schedule = s.experiment().schedule;
   if (s.training_model()) m.loss = &s.loss_history();
   m.history = &s.eval_history();
   m.eval = s.evaluation();
@@ -63,6 +84,7 @@ std::vector<ModelCurves> model_curves(const Session& s) {
     ModelCurves c;
     c.label = slot->label();
     c.color = model_color(k++);
+    c.schedule = slot->schedule();
     if (slot->trains()) c.loss = &slot->trainer_status().history;
     c.history = &slot->eval_history();
     c.eval = slot->evaluation();
@@ -72,6 +94,13 @@ std::vector<ModelCurves> model_curves(const Session& s) {
   return out;
 }
 
+// The newest evaluation of the model the viewport shows (the main one or a compared one).
+std::shared_ptr<const EvalResult> view_evaluation(const Session& s) {
+  const int k = s.view_index();
+  if (k < 0 || k >= int(s.compare_slots().size())) return s.evaluation();
+  return s.compare_slots()[size_t(k)]->evaluation();
+}
+
 Figure loss_chart(const Session& s, bool& has) {
   Figure f;
   f.title = chart_title(ChartId::Loss);
@@ -79,6 +108,7 @@ Figure loss_chart(const Session& s, bool& has) {
   f.ylabel = "loss";
   const auto curves = model_curves(s);
   int trained = 0;
+  double star = NAN;
   for (const auto& c : curves) {
     if (!c.loss || c.loss->size() < 2) continue;
     std::vector<double> x, y;
@@ -87,16 +117,52 @@ Figure loss_chart(const Session& s, bool& has) {
       x.push_back(double(p.step));
       y.push_back(p.loss);
     }
-    f.series.push_back(Series::line(std::move(x), std::move(y), c.label).with_color(c.color));
+    // The batch losses are noisy (±20 %): faint, with their running mean on top.
+    Color faint = c.color;
+    faint.a = 0.3;
+    const std::vector<double> mean = running_mean(y, std::max<size_t>(5, y.size() / 40));
+    f.series.push_back(Series::line(x, std::move(y)).with_color(faint));
+    f.series.push_back(Series::line(std::move(x), mean, c.label).with_color(c.color));
+    // The path-integral KL term in loss units (action.hpp, dsm_loss_estimate): the loss is
+    // L* + 2/(Tmax − Tmin) · KL, so these points should sit on the running mean — exactly for
+    // the loss formula, up to the Euler–Maruyama discretization of the sampler's grid for the
+    // actions.
+    const double to_loss = 2.0 / (c.schedule.t_max - c.schedule.t_min);
+    for (const bool by_actions : {false, true}) {
+      std::vector<double> kx, ky, ke;
+      for (const auto& r : *c.history) {
+        const double kl = by_actions ? r.kl_actions : r.kl_loss;
+        const double kl_se = by_actions ? r.kl_actions_se : r.kl_loss_se;
+        if (!std::isfinite(kl) || !std::isfinite(r.loss_star)) continue;
+        kx.push_back(double(r.step));
+        ky.push_back(r.loss_star + to_loss * kl);
+        ke.push_back(std::hypot(r.loss_star_se, to_loss * kl_se));
+        star = r.loss_star;
+      }
+      if (kx.empty()) continue;
+      Series k = Series::line(std::move(kx), std::move(ky),
+                              by_actions ? "L* + 2KL/ΔT, actions" : "L* + 2KL/ΔT, loss formula");
+      k.with_error(std::move(ke), ErrorStyle::Bars)
+          .with_color(by_actions ? darker(c.color) : c.color)
+          .with_dash(by_actions ? Dash::Dotted : Dash::Dashed);
+      k.markers = true;
+      k.line_width = 1.0;
+      if (trained > 0) k.label.clear();  // one legend entry per idea
+      f.series.push_back(std::move(k));
+    }
     ++trained;
   }
+  if (std::isfinite(star))
+    f.series.push_back(Series::hline(star, "L* (exact score)")
+                           .with_color(Color::rgb(0x444444, 0.8)).with_dash(Dash::Dashed));
   has = trained > 0;
   if (!has) {
     f.title += " (no training)";
     return f;
   }
-  f.log_y = true;
-  f.legend = trained > 1 ? LegendPlace::Auto : LegendPlace::None;
+  // Linear axis: the DSM loss of a trained network varies by tens of percent, not decades
+  // (and the figure's log axis labels exponents).
+  f.legend = trained > 1 || std::isfinite(star) ? LegendPlace::Auto : LegendPlace::None;
   return f;
 }
 
@@ -259,20 +325,17 @@ Figure w2_chart(const Session& s, double eta, bool& has) {
 Figure action_chart(const Session& s, bool& has) {
   Figure f;
   f.title = chart_title(ChartId::Action);
-  f.xlabel = "Ã/η per trajectory";
+  f.xlabel = "Ã/η per path";
   f.ylabel = "density";
   auto v = s.full_sample() ? s.full_sample() : s.sample();
   has = v && v->result.action.size() > 1 && v->eta > 0;
   if (v && v->eta == 0) f.title += " (η = 0: zero)";
   if (!has) return f;
   std::vector<double> a(size_t(v->result.action.size()));
-  double mean = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    a[i] = v->result.action[Eigen::Index(i)] / v->eta;
-    mean += a[i];
-  }
-  mean /= double(a.size());
-  // Bins over the 0.5–99.5% range: a few extreme paths must not squeeze the bulk into one bar.
+  for (size_t i = 0; i < a.size(); ++i) a[i] = v->result.action[Eigen::Index(i)] / v->eta;
+  // Bins over the 0.5–99.5% range: a few extreme paths (a particle the network flings far
+  // away, where the action's round-off is huge) must not squeeze the bulk into one bar, and
+  // the mean is over the same paths.
   std::vector<double> sorted = a;
   std::sort(sorted.begin(), sorted.end());
   const double lo = sorted[size_t(0.005 * double(sorted.size() - 1))];
@@ -280,10 +343,23 @@ Figure action_chart(const Session& s, bool& has) {
   std::vector<double> inside;
   for (double x : a)
     if (x >= lo && x <= hi) inside.push_back(x);
+  if (inside.size() < 2) inside = a;
+  double mean = 0;
+  for (double x : inside) mean += x;
+  mean /= double(inside.size());
   const size_t outside = a.size() - inside.size();
-  f.series.push_back(Series::histogram_of(inside.size() > 1 ? inside : a, 40, true, fmt("η = %.3f", v->eta)));
-  if (outside > 0) f.xlabel += "  (" + std::to_string(outside) + " beyond 0.5–99.5% not shown)";
-  f.series.push_back(Series::vline(mean, "mean " + fmt("%.1f", mean)).with_dash(Dash::Dashed));
+  f.series.push_back(Series::histogram_of(inside, 40, true, fmt("η = %.3f", v->eta)));
+  if (outside > 0) f.xlabel += " (" + std::to_string(outside) + " clipped)";
+  // On its own Euler–Maruyama path the action is η Σ‖z_k‖²/2: Ã/η has mean d·N/2.
+  const int steps = v->result.frame_steps.empty() ? 0 : v->result.frame_steps.back();
+  const int d = int(v->result.samples.rows());
+  f.series.push_back(Series::vline(mean, "mean " + fmt("%.1f", mean) + fmt(" (dN/2 = %.0f)", 0.5 * d * steps))
+                         .with_dash(Dash::Dashed));
+  // The path-integral KL term of the viewed model on data paths (eval_job.hpp), both ways.
+  if (const auto e = view_evaluation(s); e && e->kl) {
+    f.notes.push_back("KL, actions " + fmt("%.3f", e->kl->by_actions) + fmt(" ± %.3f", e->kl->by_actions_se));
+    f.notes.push_back("KL, loss formula " + fmt("%.3f", e->kl->by_loss) + fmt(" ± %.3f", e->kl->by_loss_se));
+  }
   return f;
 }
 

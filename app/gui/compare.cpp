@@ -18,7 +18,15 @@ double now_seconds() {
 
 void add_eval_record(std::vector<EvalRecord>& history, const EvalResult& r) {
   const auto& s = r.summary;
-  const EvalRecord rec{r.step, s.nll_mean, s.nll_se, s.wkb_mean, s.wkb_se};
+  EvalRecord rec{r.step, s.nll_mean, s.nll_se, s.wkb_mean, s.wkb_se};
+  if (r.kl) {
+    rec.kl_actions = r.kl->by_actions;
+    rec.kl_actions_se = r.kl->by_actions_se;
+    rec.kl_loss = r.kl->by_loss;
+    rec.kl_loss_se = r.kl->by_loss_se;
+    rec.loss_star = r.loss_star.mean;
+    rec.loss_star_se = r.loss_star.se;
+  }
   if (history.empty() || history.back().step < rec.step) history.push_back(rec);
   else if (history.back().step == rec.step) history.back() = rec;
 }
@@ -29,6 +37,14 @@ std::string model_label(const Schedule& schedule, ModelKind kind) {
                       : schedule.kind == ScheduleKind::Cosine ? "cosine"
                                                               : schedule.spec();
   return sched + " · " + kinds[int(kind)];
+}
+
+ScoreModelPtr data_score(const Experiment& e, const Points& data, const Schedule& schedule) {
+  const std::string name = "exact:" + (e.data == "drawn" ? std::string("drawn") : e.data_spec());
+  if (e.data != "drawn")
+    if (auto mix = dataset_mixture(e.data_spec()))
+      return std::make_shared<MixtureScore>(*mix, schedule, name);
+  return std::make_shared<MixtureScore>(GaussianMixture::empirical(data), schedule, name);
 }
 
 TrainConfig make_train_config(const Experiment& e, const Points& data) {
@@ -56,8 +72,10 @@ TrainConfig make_train_config(const Experiment& e, const Points& data) {
 
 CompareSlot::CompareSlot(const CompareSpec& spec, const Experiment& base, const Points& data,
                          const Points& eval_x, bool train)
-    : spec_(spec), eval_x_(eval_x), eval_rtol_(base.eval_rtol), evaluator_(make_eval_job()) {
+    : spec_(spec), eval_x_(eval_x), eval_rtol_(base.eval_rtol), data_(data),
+      kl_steps_(base.steps), evaluator_(make_eval_job()) {
   label_ = model_label(spec.schedule, spec.model);
+  data_score_ = data_score(base, data, spec.schedule);
   Experiment e = base;
   e.schedule = spec.schedule;
   e.model = spec.model;
@@ -79,14 +97,7 @@ CompareSlot::CompareSlot(const CompareSpec& spec, const Experiment& base, const 
     model_ = make_score_model("model:" + path, spec.schedule);
     if (!spec.checkpoint.empty()) label_ += " " + std::filesystem::path(path).stem().string();
   } else if (spec.model == ModelKind::Exact) {
-    if (e.data == "drawn")
-      model_ = std::make_shared<MixtureScore>(GaussianMixture::empirical(data), spec.schedule, "exact:drawn");
-    else {
-      ScoreSpecOptions so;
-      so.n_data = e.n_data;
-      so.data_seed = e.data_seed;
-      model_ = make_score_model("exact:" + e.data_spec(), spec.schedule, so);
-    }
+    model_ = data_score_;
   } else {
     throw Error("compare: the Gaussian model is only available as the main model");
   }
@@ -102,16 +113,13 @@ CompareSlot::~CompareSlot() {
 
 void CompareSlot::submit_eval() {
   if (!model_ || model_->max_order() < 3) return;
-  EvalRequest r;
-  r.model = model_;
-  r.schedule = spec_.schedule;
-  r.x0 = eval_x_;
-  r.options.rtol = eval_rtol_;
-  r.options.atol = eval_rtol_;
-  r.options.error_estimate = false;
-  r.options.threads = 1;
-  r.model_version = model_version_;
-  r.step = model_step_;
+  EvalRequest r = snapshot_eval_request(model_, spec_.schedule, eval_x_, eval_rtol_, model_version_,
+                                        model_step_);
+  if (spec_.model != ModelKind::Exact) {
+    r.exact = data_score_;
+    r.kl_steps = kl_steps_;
+    r.kl_data = data_;
+  }
   evaluated_version_ = model_version_;
   evaluator_->submit(std::move(r));
 }

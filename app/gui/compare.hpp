@@ -3,6 +3,7 @@
 // own schedule and score model, its own trainer (live MLP) and evaluator, its own loss and
 // NLL/E[−c] histories. Everything runs in background threads; tick() only polls.
 #include <cstdint>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,10 +19,19 @@ namespace diffpath::gui {
 struct EvalRecord {
   int64_t step = 0;
   double nll = 0, nll_se = 0, wkb = 0, wkb_se = 0;
+  // The KL term E_P[Ã_θ − Ã] by actions and by the loss formula, and L* (NaN: not computed).
+  double kl_actions = NAN, kl_actions_se = NAN, kl_loss = NAN, kl_loss_se = NAN;
+  double loss_star = NAN, loss_star_se = NAN;
 };
 
 /// Appends (or replaces, for the same step) the record of a finished evaluation.
 void add_eval_record(std::vector<EvalRecord>& history, const EvalResult& r);
+
+/// ∇log p_t of the data's distribution — the "exact score" model and the reference of the KL
+/// term: the mixture of a mixture data set (25/8 Gaussians, Gaussians), otherwise the
+/// empirical distribution of the training points `data` (what a network is trained on), as
+/// the score spec exact:DATA.
+ScoreModelPtr data_score(const Experiment& e, const Points& data, const Schedule& schedule);
 
 /// The trainer configuration of experiment `e` on `data` (warm-started from the shipped
 /// checkpoint when e.warm_start and one exists). Throws Error on an unreadable checkpoint.
@@ -69,6 +79,9 @@ class CompareSlot {
   std::string label_;
   Points eval_x_;
   double eval_rtol_ = 1e-3;
+  Points data_;                 // the training points (L* of the KL reference)
+  ScoreModelPtr data_score_;    // ∇log p_t of the data, for the KL term (data_score)
+  int kl_steps_ = 200;          // the sampler's steps: the KL term on the sampler's grid
   std::unique_ptr<BackgroundTrainer> trainer_;
   TrainerStatus status_;
   double last_history_refresh_ = -1.0;

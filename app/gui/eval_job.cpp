@@ -4,6 +4,21 @@
 
 namespace diffpath::gui {
 
+EvalRequest snapshot_eval_request(ScoreModelPtr model, const Schedule& schedule, const Points& x0,
+                                  double rtol, uint64_t model_version, int64_t step) {
+  EvalRequest r;
+  r.model = std::move(model);
+  r.schedule = schedule;
+  r.x0 = x0;
+  r.options.rtol = rtol;
+  r.options.atol = rtol;
+  r.options.error_estimate = false;
+  r.options.threads = 1;
+  r.model_version = model_version;
+  r.step = step;
+  return r;
+}
+
 std::unique_ptr<EvalJob> make_eval_job() {
   return std::make_unique<EvalJob>([](const EvalRequest& req, JobContext<EvalResult>& ctx) {
     if (!req.model) return;
@@ -15,6 +30,12 @@ std::unique_ptr<EvalJob> make_eval_job() {
     res->model_version = req.model_version;
     res->step = req.step;
     res->reference = req.reference;
+    if (req.exact && !ctx.cancelled()) {
+      // Same seeds for every snapshot: the history shows the model change, not fresh noise.
+      res->kl = action_kl_bound(*req.model, *req.exact, req.schedule, req.x0, req.kl_steps, 11, 1);
+      res->loss_star = dsm_loss_estimate(*req.exact, req.schedule, req.kl_data, 32, 12, 1);
+      if (ctx.cancelled()) return;
+    }
     if (req.gaussian_truth) {
       // 41 points on [0, 1]: the curve is smooth (moments follow linear ODEs in η).
       for (int i = 0; i <= 40; ++i) {

@@ -76,6 +76,7 @@ void Session::rebuild_data(const Experiment& e) {
 
 void Session::rebuild_model(const Experiment& e, bool autostart) {
   reference_.reset();
+  data_score_ = data_score(e, data_, e.schedule);
   if (e.model == ModelKind::Mlp) {
     if (!trainer_) {
       trainer_ = std::make_unique<BackgroundTrainer>(make_train_config(e, data_));
@@ -87,13 +88,14 @@ void Session::rebuild_model(const Experiment& e, bool autostart) {
     const ModelSnapshot snap = trainer_->snapshot();
     seen_snapshot_ = snap.version;
     set_model(snap.model, snap.step);
-    if (auto mix = dataset_mixture(e.data_spec()); mix && e.data != "drawn")
-      reference_ = std::make_shared<MixtureScore>(*mix, e.schedule, "exact:" + e.data_spec());
+    // The exact-score reference line (NLL(0) of the perfect model) where the data's
+    // distribution is known, not merely its sample.
+    if (e.data != "drawn" && dataset_mixture(e.data_spec())) reference_ = data_score_;
   } else {
     if (trainer_) trainer_->pause();
     ScoreModelPtr m;
-    if (e.model == ModelKind::Exact && e.data == "drawn") {
-      m = std::make_shared<MixtureScore>(GaussianMixture::empirical(data_), e.schedule, "exact:drawn");
+    if (e.model == ModelKind::Exact) {
+      m = data_score_;
     } else {
       ScoreSpecOptions so;
       so.n_data = e.n_data;
@@ -242,21 +244,19 @@ void Session::submit_sample(bool progressive) {
 void Session::submit_eval() {
   if (!model_ || model_->max_order() < 3) return;
   EvalRequest r;
-  r.schedule = exp_.schedule;
-  r.x0 = eval_x_;
-  r.options.rtol = exp_.eval_rtol;
-  r.options.atol = exp_.eval_rtol;
-  r.options.error_estimate = false;  // one pass per snapshot: the chart wants many points
-  r.options.threads = 1;
   if (reference_pending_ && reference_) {
-    r.model = reference_;
+    r = snapshot_eval_request(reference_, exp_.schedule, eval_x_, exp_.eval_rtol, 0, 0);
     r.reference = true;
     reference_pending_ = false;
   } else {
-    r.model = model_;
-    r.model_version = model_version_;
-    r.step = model_step_;
+    r = snapshot_eval_request(model_, exp_.schedule, eval_x_, exp_.eval_rtol, model_version_,
+                              model_step_);
     evaluated_version_ = model_version_;
+    if (exp_.model != ModelKind::Exact) {
+      r.exact = data_score_;
+      r.kl_steps = exp_.steps;
+      r.kl_data = data_;
+    }
     if (exp_.model == ModelKind::Gaussian) {
       r.gaussian_truth = true;
       r.gaussian = {2, exp_.gauss_m, exp_.gauss_v, exp_.gauss_eps, exp_.gauss_delta};
@@ -369,7 +369,11 @@ void Session::reset_training() {
   if (!trainer_ || exp_.model != ModelKind::Mlp) return;
   try {
     const bool running = status_.state == TrainerState::Running;
-    trainer_->reset(make_train_config(exp_, data_));
+    // From scratch: fresh LeCun-normal weights even where the experiment warm-starts from a
+    // shipped checkpoint (that is what a change of data or schedule does).
+    TrainConfig c = make_train_config(exp_, data_);
+    c.initial.reset();
+    trainer_->reset(std::move(c));
     trainer_->set_max_steps(0);
     if (running) trainer_->start();
     eval_history_.clear();

@@ -124,6 +124,7 @@ class Session {
 
   ScoreModelPtr model_;
   ScoreModelPtr reference_;        // exact mixture score next to a trained MLP (if any)
+  ScoreModelPtr data_score_;       // ∇log p_t of the data (compare.hpp data_score)
   uint64_t model_version_ = 0;
   int64_t model_step_ = 0;
 

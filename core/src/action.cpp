@@ -1,5 +1,6 @@
 #include "diffpath/action.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -7,6 +8,7 @@
 #include "diffpath/parallel.hpp"
 #include "diffpath/rng.hpp"
 #include "diffpath/sampler.hpp"
+#include "diffpath/trainer.hpp"
 
 namespace diffpath {
 
@@ -137,6 +139,45 @@ ActionKl action_kl_bound(const ScoreModel& model, const ScoreModel& exact, const
   std::tie(out.by_loss, out.by_loss_se) = mean_se(by_loss);
   out.paths = P;
   out.steps = N;
+  return out;
+}
+
+LossEstimate dsm_loss_estimate(const ScoreModel& model, const Schedule& schedule, const Points& data,
+                               int per_time, uint64_t seed, int threads) {
+  const int d = int(data.rows()), n = int(data.cols());
+  if (model.dim() != d)
+    throw Error("dsm_loss_estimate: data are " + std::to_string(d) + "-dimensional, the model " +
+                std::to_string(model.dim()) + "-dimensional");
+  if (n < 1) throw Error("dsm_loss_estimate: no data points");
+  if (!data.allFinite()) throw Error("dsm_loss_estimate: data contain NaN or Inf");
+  if (per_time < 1) throw Error("dsm_loss_estimate: per_time must be >= 1");
+
+  // Per grid time: the mean of the draws and the variance of that mean.
+  Vec per_t(kTrainTimeGrid), var_t(kTrainTimeGrid);
+  parallel_for(kTrainTimeGrid, threads, [&](int begin, int end) {
+    Points x(d, per_time), z(d, per_time), s;
+    Vec loss;
+    for (int k = begin; k < end; ++k) {
+      const double t = train_grid_time(schedule, k);
+      const double a = schedule.alpha(t), sg = schedule.sigma(t);
+      Rng rng(stream_seed(seed, uint64_t(k), 2));
+      for (int j = 0; j < per_time; ++j) {
+        const int i = std::min(n - 1, int(rng.uniform() * n));
+        draw_normals(rng, z.col(j));
+        x.col(j) = a * data.col(i) + sg * z.col(j);
+      }
+      model.score(x, t, s);
+      loss = schedule.g2(t) * (s + z / sg).colwise().squaredNorm().transpose();
+      per_t(k) = loss.mean();
+      const double se = per_time > 1 ? mean_se(loss).second : 0.0;
+      var_t(k) = se * se;
+    }
+  });
+  // Stratified: the grid is fixed, so only the within-time spread is Monte-Carlo error.
+  LossEstimate out;
+  out.mean = per_t.mean();
+  out.se = std::sqrt(var_t.sum()) / kTrainTimeGrid;
+  out.samples = kTrainTimeGrid * per_time;
   return out;
 }
 

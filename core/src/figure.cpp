@@ -426,7 +426,7 @@ struct Layout {
 };
 
 int legend_entries(const Figure& fig) {
-  int k = 0;
+  int k = int(fig.notes.size());
   for (const Series& s : fig.series) k += !s.label.empty();
   return k;
 }
@@ -437,15 +437,19 @@ double max_label_width(cairo_t* cr, const Axis& a) {
   return w;
 }
 
-void legend_size(cairo_t* cr, const Figure& fig, const Layout& L, double& w, double& h) {
-  set_font(cr, L.tick_font * L.s);
+void legend_size(cairo_t* cr, const Figure& fig, const Layout& L, double font, double& w, double& h) {
+  set_font(cr, font * L.s);
   double tw = 0;
   int n = 0;
   for (const Series& s : fig.series)
     if (!s.label.empty()) tw = std::max(tw, text_width(cr, s.label)), ++n;
   const double s = L.s;
-  w = n ? tw + (8 + 24 + 6 + 8) * s : 0.0;
-  h = n ? n * L.tick_font * 1.45 * s + 8 * s : 0.0;
+  const double swatch = n ? (24 + 6) * s : 0.0;  // notes start where the labels do
+  double nw = 0;
+  for (const std::string& note : fig.notes) nw = std::max(nw, text_width(cr, note));
+  const int rows = n + int(fig.notes.size());
+  w = rows ? std::max(tw, nw) + swatch + 16 * s : 0.0;
+  h = rows ? rows * font * 1.45 * s + 8 * s : 0.0;
 }
 
 Layout compute_layout(cairo_t* cr, const Figure& fig, int width, int height, double scale) {
@@ -488,7 +492,7 @@ Layout compute_layout(cairo_t* cr, const Figure& fig, int width, int height, dou
   }
   L.legend_outside = fig.legend == LegendPlace::Outside && legend_entries(fig) > 0;
   if (L.legend_outside) {
-    legend_size(cr, fig, L, L.legend_w, L.legend_h);
+    legend_size(cr, fig, L, L.tick_font, L.legend_w, L.legend_h);
     right_extra += L.legend_w + 12 * s;
   }
 
@@ -674,7 +678,7 @@ struct Painter {
   }
 
   void line(const Series& s, const Color& c) const {
-    if (!s.err.empty()) errors(s, c);
+    if (!s.err.empty() && s.error_style == ErrorStyle::Bars) errors(s, c);  // bands: see draw()
     const size_t n = std::min(s.x.size(), s.y.size());
     bool pen = false;
     size_t drawn = 0;
@@ -925,9 +929,15 @@ struct Painter {
     const int n = legend_entries(fig);
     if (n == 0 || fig.legend == LegendPlace::None) return;
     const double s = L.s, margin = 8 * s;
-    double w, h;
-    legend_size(cr, fig, L, w, h);
     const PlotLayout& p = L.plot;
+    double w, h, font = L.tick_font;
+    legend_size(cr, fig, L, font, w, h);
+    // A small chart: shrink the legend's text (to 65 % at most) until the box fits the plot.
+    const double avail = p.right - p.left - 2 * margin;
+    for (int i = 0; i < 3 && !L.legend_outside && w > avail && avail > 0 && font > 0.65 * L.tick_font; ++i) {
+      font = std::max(0.65 * L.tick_font, font * avail / w);  // the swatches do not shrink
+      legend_size(cr, fig, L, font, w, h);
+    }
     double lx, ly;
     if (L.legend_outside) {
       lx = p.right + 12 * s + (L.colorbar ? 16 * s + L.cbar_width + 60 * s : 0.0);
@@ -966,8 +976,8 @@ struct Painter {
     set_color(cr, 0xCCCCCC);
     cairo_stroke(cr);
     // Entries: a sample of the series' look, then the label.
-    set_font(cr, L.tick_font * s);
-    const double row = L.tick_font * 1.45 * s;
+    set_font(cr, font * s);
+    const double row = font * 1.45 * s;
     double y = ly + 4 * s + 0.5 * row;
     int palette = 0;
     for (const Series& ser : fig.series) {
@@ -1024,6 +1034,12 @@ struct Painter {
       draw_text(cr, ser.label, x1 + 6 * s, y, 0.0);
       y += row;
     }
+    const bool swatches = n > int(fig.notes.size());
+    set_color(cr, kInk);
+    for (const std::string& note : fig.notes) {
+      draw_text(cr, note, lx + 8 * s + (swatches ? (24 + 6) * s : 0.0), y, 0.0);
+      y += row;
+    }
   }
 
   void draw(int width, int height) {
@@ -1033,15 +1049,27 @@ struct Painter {
     grid();
     cairo_save(cr);
     clip_to_plot();
-    // Heatmaps first (they are backgrounds), then the rest in the order given.
-    for (const Series& s : fig.series)
-      if (s.kind == SeriesKind::Heatmap) heatmap(s);
+    std::vector<Color> colors;
     int palette = 0;
     for (const Series& s : fig.series) {
       const bool uses_palette = !is_colormapped(s) && s.kind != SeriesKind::VLine &&
                                 s.kind != SeriesKind::HLine;
-      const Color c = color_of(s, palette);
+      colors.push_back(color_of(s, palette));
       palette += uses_palette && !s.color;
+    }
+    // Backgrounds first: heatmaps, then every error band — a translucent band drawn over
+    // another series' line would tint it, so overlaid curves keep their true colours.
+    // Then the rest in the order given.
+    for (const Series& s : fig.series)
+      if (s.kind == SeriesKind::Heatmap) heatmap(s);
+    for (size_t i = 0; i < fig.series.size(); ++i) {
+      const Series& s = fig.series[i];
+      if (s.kind == SeriesKind::Line && !s.err.empty() && s.error_style == ErrorStyle::Band)
+        errors(s, colors[i]);
+    }
+    for (size_t i = 0; i < fig.series.size(); ++i) {
+      const Series& s = fig.series[i];
+      const Color& c = colors[i];
       switch (s.kind) {
         case SeriesKind::Line: line(s, c); break;
         case SeriesKind::Scatter: scatter(s, c); break;

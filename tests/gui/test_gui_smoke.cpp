@@ -7,6 +7,7 @@
 
 #include <cairo.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -107,7 +108,9 @@ AppRun run_scripted_session() {
       << "wait-sample\n"
       << "set eta 0.3\n"
       << "wait-sample\n"
-      << "set schedule cosine\n"
+      << "set schedule cosine\n"     // warm-starts from the shipped cosine network ...
+      << "reset-training\n"          // ... Reset trains from scratch, so the NLL(η) lines of
+                                       // the main model and the compared checkpoint differ
       << "train-steps 300\n"
       << "wait-eval\n"
       << "w2-sweep\n"
@@ -192,8 +195,26 @@ TEST_CASE("scripted GUI run exports charts, CSVs and a screenshot with visible c
     CHECK(loss[0] == "step,loss");
     CHECK(loss.size() > 10);
     const auto hist = lines_of(kOut + "/eval-history.csv");
-    CHECK(hist[0] == "step,nll,nll_se,wkb,wkb_se");
-    CHECK(hist.size() >= 2);
+    CHECK(hist[0] == "step,nll,nll_se,wkb,wkb_se,kl_actions,kl_actions_se,kl_loss,kl_loss_se,"
+                     "loss_star,loss_star_se");
+    REQUIRE(hist.size() >= 2);
+    {
+      // The newest snapshot's path-integral KL term, by actions and by the loss formula:
+      // finite and positive (the network is not the exact score of its training set), and
+      // the same number within statistics plus the actions' discretization bias on the
+      // sampler's 200-step grid (test_action: first order in h, tens of per cent with the
+      // sharp empirical score near Tmin).
+      std::vector<double> v;
+      std::stringstream row(hist.back());
+      for (std::string cell; std::getline(row, cell, ',');) v.push_back(std::stod(cell));
+      REQUIRE(v.size() == 11u);
+      const double kl_a = v[5], kl_a_se = v[6], kl_l = v[7], kl_l_se = v[8], star = v[9];
+      CAPTURE(hist.back());
+      CHECK(kl_l > 0);
+      CHECK(kl_a > 0);
+      CHECK(std::abs(kl_a - kl_l) < 4 * std::hypot(kl_a_se, kl_l_se) + 0.5 * kl_l);
+      CHECK(star > 0);
+    }
     const auto w2 = lines_of(kOut + "/w2.csv");
     CHECK(w2[0] == "eta,w2_squared,se");
     CHECK(w2.size() == 1 + 6u);

@@ -112,6 +112,8 @@ struct Figure {
   bool aspect_equal = false;          // one data unit is as long in x as in y (2D maps)
   bool grid = true;
   LegendPlace legend = LegendPlace::Auto;   // Auto: the corner covering the fewest data
+  /// Lines of text in the legend box under the entries: the numbers a chart stands for.
+  std::vector<std::string> notes;
   std::string colorbar_label;         // shown when a series uses a colormap
   double font_size = 12.5;            // axis labels; ticks are ~0.88×, the title ~1.1×
 };
