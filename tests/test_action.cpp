@@ -1,9 +1,17 @@
 // Onsager–Machlup actions (DESIGN §1.4): the path-integral KL bound E_P[Ã_θ − Ã] against the
-// loss formula ∫ g²/2 E‖s_θ − ∇log p_t‖² dt, and the action of the sampler's own paths.
+// loss formula ∫ g²/2 E‖s_θ − ∇log p_t‖² dt, the DSM loss decomposition, the `kl` command, and
+// the action of the sampler's own paths.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "run_command.hpp"
+
 #include <cmath>
+#include <cstdio>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "diffpath/action.hpp"
 #include "diffpath/dataset.hpp"
@@ -64,6 +72,25 @@ GaussianKlTruth gaussian_kl_truth(const GaussianScoreParams& p, const Schedule& 
     const double beta0 = next.mean - now.mean + f * h * now.mean;
     const double beta1 = r * next.var / now.var - 1 + f * h + g2 * h / now.var;
     out.actions += h * integrand(t[k]) - p.d * (c0 * beta0 + c1 * beta1 * bs);
+  }
+  return out;
+}
+
+// The DSM loss on the training grid, in closed form for Gaussian data N(m, v I): the exact
+// score's irreducible L* and the excess L(θ) − L* of the linear score with errors (eps, delta)
+// (see the DSM loss test below).
+struct DsmLossTruth {
+  double star = 0, excess = 0;
+};
+
+DsmLossTruth dsm_loss_truth(const GaussianScoreParams& p, const Schedule& s) {
+  DsmLossTruth out;
+  for (int k = 0; k < kTrainTimeGrid; ++k) {
+    const double t = train_grid_time(s, k), a = s.alpha(t), sg2 = 1 - a * a;
+    const double V = a * a * p.v + sg2;
+    out.star += s.g2(t) * p.d * a * a * p.v / (sg2 * V) / kTrainTimeGrid;
+    const double b = (1 + p.eps) * V, c1 = 1 / V - 1 / b, c0 = p.delta / b;
+    out.excess += s.g2(t) * p.d * (c1 * c1 * V + c0 * c0) / kTrainTimeGrid;
   }
   return out;
 }
@@ -147,14 +174,8 @@ TEST_CASE("DSM loss of any score model: the exact score's L* and L(theta) - L* =
     const Points data = gaussian_data(wrong, 40000, 9);
     const LossEstimate star = dsm_loss_estimate(exact, s, data, 64, 5);
     const LossEstimate theta = dsm_loss_estimate(model, s, data, 64, 5);
-    double star_truth = 0, excess_truth = 0;
-    for (int k = 0; k < kTrainTimeGrid; ++k) {
-      const double t = train_grid_time(s, k), a = s.alpha(t), sg2 = 1 - a * a;
-      const double V = a * a * wrong.v + sg2;
-      star_truth += s.g2(t) * wrong.d * a * a * wrong.v / (sg2 * V) / kTrainTimeGrid;
-      const double b = (1 + wrong.eps) * V, c1 = 1 / V - 1 / b, c0 = wrong.delta / b;
-      excess_truth += s.g2(t) * wrong.d * (c1 * c1 * V + c0 * c0) / kTrainTimeGrid;
-    }
+    const DsmLossTruth truth = dsm_loss_truth(wrong, s);
+    const double star_truth = truth.star, excess_truth = truth.excess;
     MESSAGE(s.spec() << ": L* " << star.mean << " ± " << star.se << " (closed form " << star_truth
                      << "), L(θ) − L* " << theta.mean - star.mean << " (closed form "
                      << excess_truth << ")");
@@ -272,4 +293,45 @@ TEST_CASE("path_actions rejects malformed input") {
   CHECK_THROWS_AS(path_actions(model1, s, 0.5, {1.0, 0.5}, frames), Error);      // dimension
   CHECK_THROWS_AS(action_kl_bound(model1, model, s, Points::Zero(2, 5), 10, 0), Error);
   CHECK_THROWS_AS(action_kl_bound(model, model, s, Points::Zero(2, 1), 10, 0), Error);
+}
+
+TEST_CASE("diffpath-cli kl: both KL estimates and the loss decomposition against the closed form") {
+  const GaussianScoreParams wrong{.d = 2, .m = 0.5, .v = 0.25, .eps = 0.3, .delta = 0.15};
+  const Schedule s = Schedule::simple();
+  const std::string cli = std::string(DIFFPATH_CLI) + " kl";
+  const auto [out, rc] = run(cli + " --score gaussian:m=0.5,v=0.25,eps=0.3,delta=0.15,d=2"
+                                   " --data gaussian:d=2,m=0.5,v=0.25 --n 3000 --steps 400"
+                                   " --per-time 16 --json");
+  REQUIRE(rc == 0);
+  const auto j = nlohmann::json::parse(out);
+  const int N = j["steps"];
+  CHECK(N == 400);
+  CHECK(j["paths"] == 3000);
+  const GaussianKlTruth kl = gaussian_kl_truth(wrong, s, N);
+  const DsmLossTruth loss = dsm_loss_truth(wrong, s);
+  // Each estimator against the expectation of its own discretization: 4 standard errors.
+  const double a = j["kl"]["actions"]["mean"], a_se = j["kl"]["actions"]["se"];
+  const double l = j["kl"]["loss_formula"]["mean"], l_se = j["kl"]["loss_formula"]["se"];
+  CHECK(std::abs(a - kl.actions) < 4 * a_se);
+  CHECK(std::abs(l - kl.trapezoid) < 4 * l_se);
+  // L* within 4 se plus the 3000-point sample's moment error (√(2/n) ≈ 2.6 % of v, which
+  // moves L* by less); the excess from common draws is much tighter than either loss.
+  const double star = j["loss"]["exact"]["mean"], star_se = j["loss"]["exact"]["se"];
+  const double model = j["loss"]["model"]["mean"];
+  CHECK(std::abs(star - loss.star) < 4 * star_se + 0.026 * loss.star);
+  CHECK(std::abs((model - star) - loss.excess) < 0.05 * loss.excess);
+  CHECK(j["reference"] == "exact:gaussian:d=2,m=0.5,v=0.25");
+
+  // An empirical data set: the reference is the training set's own score (a smoke check that
+  // it runs and the KL of the exact score of that very set is zero).
+  const auto [emp, rc2] = run(cli + " --score exact:moons --data moons --n-data 300 --n 50"
+                                    " --steps 50 --per-time 4 --json");
+  REQUIRE(rc2 == 0);
+  const auto e = nlohmann::json::parse(emp);
+  CHECK(std::abs(double(e["kl"]["actions"]["mean"])) < 1e-9);
+  CHECK(std::abs(double(e["kl"]["loss_formula"]["mean"])) < 1e-9);
+  // Bad input exits non-zero.
+  CHECK(run(cli + " --score exact:moons --data nope").second != 0);
+  CHECK(run(cli + " --score gaussian:m=0,v=1,eps=0,delta=0,d=1 --data moons").second != 0);
+  CHECK(run(cli + " --score exact:moons --data moons --n 1").second != 0);
 }

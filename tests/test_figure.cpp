@@ -260,6 +260,34 @@ TEST_CASE("histogram_of counts and densities; colormap anchors") {
   CHECK(near(to_rgb(colormap_color(Colormap::Viridis, 7.0)), {0xFD, 0xE7, 0x25}, 0));   // clamped
 }
 
+TEST_CASE("dotted lines are visible: marker lines, lines and legend swatches") {
+  // Dots are zero-length dashes; with butt caps they would not draw at all.
+  Figure f = unit_figure();
+  f.legend = LegendPlace::TopLeft;
+  f.series.push_back(Series::vline(0.7, "").with_dash(Dash::Dotted).with_color(Color::rgb(0xFF0000)));
+  f.series.push_back(Series::hline(0.3, "").with_dash(Dash::Dotted).with_color(Color::rgb(0x00C000)));
+  f.series.push_back(Series::line({0, 1}, {0.6, 0.6}, "dots").with_dash(Dash::Dotted)
+                         .with_color(Color::rgb(0x0000FF)));
+  const std::vector<uint8_t> img = render_rgba(f, W, H);
+  const PlotLayout L = figure_layout(f, W, H);
+  int red = 0, green = 0, blue = 0;
+  // Antialiased dots of ~1.5 px: count tinted pixels within a pixel of the line.
+  for (int y = int(L.top) + 1; y < int(L.bottom) - 1; ++y)
+    for (int dx : {-1, 0, 1}) {
+      const Rgb p = pixel(img, L.x_to_px(0.7) + dx, y);
+      red += p.r - p.g > 40;
+    }
+  for (int x = int(L.left) + 1; x < int(L.right) - 1; ++x)
+    for (int dy : {-1, 0, 1}) {
+      const Rgb p = pixel(img, x, L.y_to_px(0.3) + dy), q = pixel(img, x, L.y_to_px(0.6) + dy);
+      green += p.g - p.r > 40;
+      blue += q.b - q.r > 40;
+    }
+  CHECK(red > 0.15 * (L.bottom - L.top));
+  CHECK(green > 0.15 * (L.right - L.left));
+  CHECK(blue > 0.15 * (L.right - L.left));
+}
+
 TEST_CASE("legend notes: text lines in the legend box, in files too") {
   Figure f = unit_figure();
   f.legend = LegendPlace::TopLeft;

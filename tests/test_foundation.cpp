@@ -14,6 +14,18 @@
 
 using namespace diffpath;
 
+TEST_CASE("format_number: shortest text that round-trips") {
+  CHECK(format_number(0.3) == "0.3");
+  CHECK(format_number(0.2) == "0.2");
+  CHECK(format_number(20) == "20");
+  CHECK(format_number(-1e-300) == "-1e-300");
+  Rng rng(5);
+  for (int i = 0; i < 10000; ++i) {
+    const double v = (rng.uniform() - 0.5) * std::pow(10.0, int(rng.uniform() * 40) - 20);
+    CHECK(parse_number(format_number(v), "v") == v);
+  }
+}
+
 TEST_CASE("Spec parses names, key=value arguments and raw paths") {
   const Spec a = Spec::parse("gaussian:m=0.5,v=2,eps=-0.1");
   CHECK(a.name == "gaussian");

@@ -4,9 +4,10 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "run_command.hpp"
+
 #include <cmath>
 #include <cstdio>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <numbers>
@@ -143,18 +144,6 @@ TEST_CASE("the moment ODE matches Monte-Carlo samples of the sampler") {
   }
 }
 
-namespace {
-// Runs a shell command, returns its stdout and exit status.
-std::pair<std::string, int> run(const std::string& cmd) {
-  std::string out;
-  FILE* pipe = popen((cmd + " 2>/dev/null").c_str(), "r");
-  REQUIRE(pipe);
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
-}
-}  // namespace
 
 TEST_CASE("diffpath-cli gaussian-truth prints the library's numbers") {
   const auto [out, rc] = run(std::string(DIFFPATH_CLI) +

@@ -5,11 +5,12 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "run_command.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
@@ -57,16 +58,6 @@ ModeStats mode_stats(const Points& x, const Schedule& s) {
   const double expected = near / 25.0;
   for (int c : counts) st.chi2 += (c - expected) * (c - expected) / expected;
   return st;
-}
-
-std::pair<std::string, int> run(const std::string& cmd) {
-  std::string out;
-  FILE* pipe = popen((cmd + " 2>/dev/null").c_str(), "r");
-  REQUIRE(pipe);
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   add_score_command(app);
   add_nll_command(app);
   add_w2_command(app);
+  add_kl_command(app);
   add_table_command(app);
   try {
     app.parse(argc, argv);  // subcommand callbacks run inside parse

@@ -108,25 +108,32 @@ Figure loss_chart(const Session& s, bool& has) {
   f.ylabel = "loss";
   const auto curves = model_curves(s);
   int trained = 0;
-  double star = NAN;
+  bool kl_labelled = false;
+  double xmax = 0;
+  for (const auto& c : curves)
+    if (c.loss && !c.loss->empty()) xmax = std::max(xmax, double(c.loss->back().step));
   for (const auto& c : curves) {
-    if (!c.loss || c.loss->size() < 2) continue;
-    std::vector<double> x, y;
-    for (const auto& p : *c.loss) {
-      if (!(p.loss > 0) || !std::isfinite(p.loss)) continue;
-      x.push_back(double(p.step));
-      y.push_back(p.loss);
+    if (c.loss && c.loss->size() >= 2) {
+      std::vector<double> x, y;
+      for (const auto& p : *c.loss) {
+        if (!(p.loss > 0) || !std::isfinite(p.loss)) continue;
+        x.push_back(double(p.step));
+        y.push_back(p.loss);
+      }
+      // The batch losses are noisy (±20 %): faint, with their running mean on top.
+      Color faint = c.color;
+      faint.a = 0.3;
+      const std::vector<double> mean = running_mean(y, std::max<size_t>(5, y.size() / 40));
+      f.series.push_back(Series::line(x, std::move(y)).with_color(faint));
+      f.series.push_back(Series::line(std::move(x), mean, c.label).with_color(c.color));
+      ++trained;
     }
-    // The batch losses are noisy (±20 %): faint, with their running mean on top.
-    Color faint = c.color;
-    faint.a = 0.3;
-    const std::vector<double> mean = running_mean(y, std::max<size_t>(5, y.size() / 40));
-    f.series.push_back(Series::line(x, std::move(y)).with_color(faint));
-    f.series.push_back(Series::line(std::move(x), mean, c.label).with_color(c.color));
     // The path-integral KL term in loss units (action.hpp, dsm_loss_estimate): the loss is
-    // L* + 2/(Tmax − Tmin) · KL, so these points should sit on the running mean — exactly for
-    // the loss formula, up to the Euler–Maruyama discretization of the sampler's grid for the
-    // actions.
+    // L* + 2/(Tmax − Tmin) · KL, so these points sit on the running mean — exactly for the
+    // loss formula, up to the Euler–Maruyama discretization of the sampler's grid for the
+    // actions. A main model that does not train: one level across the chart (a compared
+    // fixed model's level is left out: it has no curve here to sit on).
+    if (c.fixed && &c != &curves.front()) continue;
     const double to_loss = 2.0 / (c.schedule.t_max - c.schedule.t_min);
     for (const bool by_actions : {false, true}) {
       std::vector<double> kx, ky, ke;
@@ -137,32 +144,46 @@ Figure loss_chart(const Session& s, bool& has) {
         kx.push_back(double(r.step));
         ky.push_back(r.loss_star + to_loss * kl);
         ke.push_back(std::hypot(r.loss_star_se, to_loss * kl_se));
-        star = r.loss_star;
       }
       if (kx.empty()) continue;
-      Series k = Series::line(std::move(kx), std::move(ky),
-                              by_actions ? "L* + 2KL/ΔT, actions" : "L* + 2KL/ΔT, loss formula");
-      k.with_error(std::move(ke), ErrorStyle::Bars)
-          .with_color(by_actions ? darker(c.color) : c.color)
-          .with_dash(by_actions ? Dash::Dotted : Dash::Dashed);
-      k.markers = true;
-      k.line_width = 1.0;
-      if (trained > 0) k.label.clear();  // one legend entry per idea
+      if (c.fixed) {
+        kx = {0.0, std::max(1.0, xmax)};
+        ky = {ky.back(), ky.back()};
+        ke.clear();
+      }
+      std::string label = by_actions ? "L* + 2KL/ΔT, actions" : "L* + 2KL/ΔT, loss formula";
+      if (c.fixed) label = c.label + ": " + label;
+      else if (kl_labelled) label.clear();  // one legend entry per idea for the trained ones
+      Series k = Series::line(std::move(kx), std::move(ky), label);
+      if (!ke.empty()) k.with_error(std::move(ke), ErrorStyle::Bars);
+      k.with_color(by_actions ? darker(c.color) : c.color).with_dash(by_actions ? Dash::Dotted : Dash::Dashed);
+      k.markers = !c.fixed;
+      k.line_width = c.fixed ? 1.5 : 1.0;
       f.series.push_back(std::move(k));
     }
-    ++trained;
+    if (!c.fixed && !c.history->empty() && std::isfinite(c.history->back().kl_loss)) kl_labelled = true;
   }
-  if (std::isfinite(star))
-    f.series.push_back(Series::hline(star, "L* (exact score)")
+  // The irreducible loss of the main model's schedule and data.
+  const auto& main_history = *curves.front().history;
+  if (!main_history.empty() && std::isfinite(main_history.back().loss_star))
+    f.series.push_back(Series::hline(main_history.back().loss_star, "L* (exact score)")
                            .with_color(Color::rgb(0x444444, 0.8)).with_dash(Dash::Dashed));
-  has = trained > 0;
-  if (!has) {
-    f.title += " (no training)";
-    return f;
+  has = !f.series.empty();
+  if (trained == 0) {
+    f.title = "Loss (no training)";
+    // Only levels across the chart: leave the top third free for the legend.
+    double lo = INFINITY, hi = -INFINITY;
+    for (const Series& sr : f.series)
+      for (double v : sr.y) lo = std::min(lo, v), hi = std::max(hi, v);
+    if (lo <= hi) {
+      const double span = std::max(hi - lo, 0.05 * std::abs(hi) + 1e-9);
+      f.ymin = lo - 0.2 * span;
+      f.ymax = hi + 0.8 * span;
+    }
   }
   // Linear axis: the DSM loss of a trained network varies by tens of percent, not decades
   // (and the figure's log axis labels exponents).
-  f.legend = trained > 1 || std::isfinite(star) ? LegendPlace::Auto : LegendPlace::None;
+  f.legend = f.series.size() > 1 ? LegendPlace::Auto : LegendPlace::None;
   return f;
 }
 
@@ -418,10 +439,11 @@ std::string chart_signature(ChartId id, const Session& s, double eta, double eta
     case ChartId::Loss: {
       std::string sig = std::to_string(s.loss_history().size()) + ":" +
                         (s.loss_history().empty() ? "" : std::to_string(s.loss_history().back().step)) +
-                        (s.training_model() ? "t" : "a");
+                        (s.training_model() ? "t" : "a") + ptr(s.evaluation().get());
       for (const auto& sl : s.compare_slots()) {
         const auto& h = sl->trainer_status().history;
-        sig += "|" + std::to_string(h.size()) + (h.empty() ? "" : ":" + std::to_string(h.back().step));
+        sig += "|" + std::to_string(h.size()) + (h.empty() ? "" : ":" + std::to_string(h.back().step)) +
+               ptr(sl->evaluation().get());
       }
       return sig;
     }
@@ -438,7 +460,8 @@ std::string chart_signature(ChartId id, const Session& s, double eta, double eta
       return sig;
     }
     case ChartId::W2: return ptr(s.w2().get()) + fmt("%.4f", eta);
-    case ChartId::Action: return ptr(s.full_sample().get()) + ptr(s.sample().get());
+    case ChartId::Action:
+      return ptr(s.full_sample().get()) + ptr(s.sample().get()) + ptr(view_evaluation(s).get());
     case ChartId::CMap: return ptr(s.evaluation().get());
   }
   return {};

@@ -25,11 +25,7 @@ ModelKind parse_model_kind(const std::string& s) {
   throw Error("unknown model kind '" + s + "' (expected mlp, exact, gaussian or checkpoint)");
 }
 
-static std::string num(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+static std::string num(double v) { return format_number(v); }
 
 std::string Experiment::data_spec() const {
   if (model == ModelKind::Gaussian)

@@ -1,6 +1,7 @@
 #include "diffpath/common.hpp"
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
@@ -13,6 +14,12 @@ double parse_number(const std::string& text, const std::string& what) {
   if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(v))
     throw Error(what + ": '" + text + "' is not a finite number");
   return v;
+}
+
+std::string format_number(double v) {
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest round trip
+  return ec == std::errc() ? std::string(buf, end) : std::string("nan");
 }
 
 Spec Spec::parse(const std::string& text) {

@@ -545,8 +545,10 @@ struct Painter {
     return palette_color(palette_index);
   }
 
+  // Also sets the line cap: dots are zero-length dashes, visible only with round caps.
   void set_dash(Dash d, double width) const {
     const double s = L.s;
+    cairo_set_line_cap(cr, d == Dash::Dotted ? CAIRO_LINE_CAP_ROUND : CAIRO_LINE_CAP_BUTT);
     if (d == Dash::Dashed) {
       const double pattern[] = {6.0 * s, 4.0 * s};
       cairo_set_dash(cr, pattern, 2, 0.0);
@@ -692,7 +694,6 @@ struct Painter {
     }
     cairo_set_line_width(cr, s.line_width * L.s);
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
-    cairo_set_line_cap(cr, s.dash == Dash::Dotted ? CAIRO_LINE_CAP_ROUND : CAIRO_LINE_CAP_BUTT);
     set_dash(s.dash, s.line_width);
     set_color(cr, c);
     cairo_stroke(cr);
@@ -772,7 +773,6 @@ struct Painter {
       cairo_line_to(cr, p.right, pos);
     }
     cairo_set_line_width(cr, s.line_width * L.s);
-    cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
     set_dash(s.dash, s.line_width);
     set_color(cr, c);
     cairo_stroke(cr);

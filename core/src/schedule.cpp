@@ -50,19 +50,16 @@ Schedule Schedule::parse(const std::string& text) {
 }
 
 std::string Schedule::spec() const {
-  char buf[160];
   const Schedule base = kind == ScheduleKind::Cosine ? cosine() : simple();
   std::string range;
   if (kind == ScheduleKind::Linear || t_min != base.t_min || t_max != base.t_max) {
-    std::snprintf(buf, sizeof buf, "tmin=%.17g,tmax=%.17g", t_min, t_max);
-    range = buf;
+    range = "tmin=" + format_number(t_min) + ",tmax=" + format_number(t_max);
   }
   switch (kind) {
     case ScheduleKind::Simple: return range.empty() ? "simple" : "simple:" + range;
     case ScheduleKind::Cosine: return range.empty() ? "cosine" : "cosine:" + range;
     case ScheduleKind::Linear:
-      std::snprintf(buf, sizeof buf, "linear:bmin=%.17g,bmax=%.17g,", beta_min, beta_max);
-      return buf + range;
+      return "linear:bmin=" + format_number(beta_min) + ",bmax=" + format_number(beta_max) + "," + range;
   }
   return "simple";
 }

@@ -53,10 +53,9 @@ GaussianScore::GaussianScore(GaussianScoreParams params, Schedule schedule)
 }
 
 std::string GaussianScore::spec() const {
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "gaussian:m=%.17g,v=%.17g,eps=%.17g,delta=%.17g,d=%d", params_.m,
-                params_.v, params_.eps, params_.delta, params_.d);
-  return buf;
+  return "gaussian:m=" + format_number(params_.m) + ",v=" + format_number(params_.v) +
+         ",eps=" + format_number(params_.eps) + ",delta=" + format_number(params_.delta) +
+         ",d=" + std::to_string(params_.d);
 }
 
 double GaussianScore::a(double t) const { return schedule_.alpha(t) * params_.m + params_.delta; }

@@ -38,4 +38,8 @@ struct Spec {
 /// Parses a finite double; throws Error mentioning `what` otherwise.
 double parse_number(const std::string& text, const std::string& what);
 
+/// The shortest decimal text that parses back to exactly `v` ("0.3", not
+/// "0.29999999999999999"): for spec strings and labels people read.
+std::string format_number(double v);
+
 }  // namespace diffpath
