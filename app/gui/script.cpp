@@ -20,9 +20,30 @@ const std::map<std::string, std::pair<int, int>>& command_table() {
       {"export-chart", {2, 2}},  {"export-csv", {2, 2}},     {"export-viewport", {1, 1}},
       {"screenshot", {1, 1}},    {"frames", {1, 1}},         {"timeout", {1, 1}},
       {"quit", {0, 0}},          {"compare", {1, 3}},        {"view", {1, 1}},
-      {"wait-compare", {0, 0}},  {"wait-overlay", {0, 0}},
+      {"wait-compare", {0, 0}},  {"wait-overlay", {0, 0}},    {"expect-error", {1, 8}},
   };
   return t;
+}
+
+// Throws Error if `c` is not a known command with an allowed number of arguments.
+void validate(const ScriptCommand& c, const std::string& where) {
+  const auto it = command_table().find(c.name);
+  if (it == command_table().end()) throw Error(where + ": unknown command '" + c.name + "'");
+  const int n = int(c.args.size());
+  if (n < it->second.first || n > it->second.second)
+    throw Error(where + ": '" + c.name + "' takes " + std::to_string(it->second.first) +
+                (it->second.first == it->second.second ? ""
+                                                       : "–" + std::to_string(it->second.second)) +
+                " argument(s)");
+}
+
+// The command `expect-error NAME ARGS...` wraps.
+ScriptCommand inner_command(const ScriptCommand& c) {
+  ScriptCommand inner;
+  inner.line = c.line;
+  inner.name = c.args[0];
+  inner.args.assign(c.args.begin() + 1, c.args.end());
+  return inner;
 }
 
 }  // namespace
@@ -51,16 +72,15 @@ std::vector<ScriptCommand> parse_script(const std::string& path) {
     c.line = no;
     if (!(ss >> c.name)) continue;
     for (std::string w; ss >> w;) c.args.push_back(w);
-    const auto it = command_table().find(c.name);
-    if (it == command_table().end())
-      throw Error(path + ":" + std::to_string(no) + ": unknown command '" + c.name + "'");
-    const int n = int(c.args.size());
-    if (n < it->second.first || n > it->second.second)
-      throw Error(path + ":" + std::to_string(no) + ": '" + c.name + "' takes " +
-                  std::to_string(it->second.first) + (it->second.first == it->second.second
-                                                          ? ""
-                                                          : "–" + std::to_string(it->second.second)) +
-                  " argument(s)");
+    const std::string where = path + ":" + std::to_string(no);
+    validate(c, where);
+    if (c.name == "expect-error") {
+      const ScriptCommand inner = inner_command(c);
+      if (inner.name == "expect-error" || inner.name == "quit" || inner.name == "timeout" ||
+          is_blocking(inner.name))
+        throw Error(where + ": expect-error takes a non-blocking command, not '" + inner.name + "'");
+      validate(inner, where);
+    }
     out.push_back(std::move(c));
   }
   return out;
@@ -101,7 +121,19 @@ bool ScriptRunner::step(ScriptHost& host, double now) {
         continue;
       }
       std::fprintf(stderr, "[script] %s\n", where.c_str());
-      host.run_command(c);
+      if (c.name == "expect-error") {
+        // Bad input must give a clear error and leave the session as it was.
+        bool failed = false;
+        try {
+          host.run_command(inner_command(c));
+        } catch (const std::exception& e) {
+          failed = true;
+          std::fprintf(stderr, "[script] expected error: %s\n", e.what());
+        }
+        if (!failed) throw Error("the command succeeded, an error was expected");
+      } else {
+        host.run_command(c);
+      }
       ++next_;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "[script] error: %s: %s\n", where.c_str(), e.what());

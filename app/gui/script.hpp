@@ -24,6 +24,8 @@
 //                               default the shipped checkpoint), compare clear, compare remove K
 //   view K                      the viewport shows model K (0 = main, k = k-th compared model)
 //   wait-compare                wait until every compared model has an evaluation
+//   expect-error CMD ARGS...    run a non-blocking command that must fail (bad input: the
+//                               script goes on, the session must be unchanged)
 //   quit
 #include <string>
 #include <vector>

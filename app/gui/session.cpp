@@ -75,14 +75,28 @@ void Session::rebuild_data(const Experiment& e) {
 }
 
 void Session::rebuild_model(const Experiment& e, bool autostart) {
-  reference_.reset();
-  data_score_ = data_score(e, data_, e.schedule);
+  // First everything that can fail (an unreadable checkpoint, a bad spec or configuration), so
+  // that bad input leaves the session — model, training, reference — exactly as it was.
+  ScoreModelPtr score = data_score(e, data_, e.schedule);
+  ScoreModelPtr fixed;                      // the model, when it does not train
+  std::unique_ptr<TrainConfig> config;      // a new training run, when one is needed
   if (e.model == ModelKind::Mlp) {
-    if (!trainer_) {
-      trainer_ = std::make_unique<BackgroundTrainer>(make_train_config(e, data_));
-    } else if (!exp_.same_training(e)) {
-      trainer_->reset(make_train_config(e, data_));
-    }
+    if (!trainer_ || !exp_.same_training(e)) config = std::make_unique<TrainConfig>(make_train_config(e, data_));
+  } else if (e.model == ModelKind::Exact) {
+    fixed = score;
+  } else {
+    ScoreSpecOptions so;
+    so.n_data = e.n_data;
+    so.data_seed = e.data_seed;
+    fixed = make_score_model(e.analytic_model_spec(), e.schedule, so);
+    if (fixed->dim() != 2) throw Error("model '" + fixed->spec() + "' is not two-dimensional");
+  }
+  if (config && trainer_) trainer_->reset(*config);  // validates first, changes nothing on error
+  else if (config) trainer_ = std::make_unique<BackgroundTrainer>(*config);
+
+  data_score_ = std::move(score);
+  reference_.reset();
+  if (e.model == ModelKind::Mlp) {
     trainer_->set_lr(e.lr);
     if (autostart) trainer_->start();
     const ModelSnapshot snap = trainer_->snapshot();
@@ -93,17 +107,7 @@ void Session::rebuild_model(const Experiment& e, bool autostart) {
     if (e.data != "drawn" && dataset_mixture(e.data_spec())) reference_ = data_score_;
   } else {
     if (trainer_) trainer_->pause();
-    ScoreModelPtr m;
-    if (e.model == ModelKind::Exact) {
-      m = data_score_;
-    } else {
-      ScoreSpecOptions so;
-      so.n_data = e.n_data;
-      so.data_seed = e.data_seed;
-      m = make_score_model(e.analytic_model_spec(), e.schedule, so);
-    }
-    if (m->dim() != 2) throw Error("model '" + m->spec() + "' is not two-dimensional");
-    set_model(std::move(m), 0);
+    set_model(std::move(fixed), 0);
   }
   eval_history_.clear();
   eval_latest_.reset();

@@ -284,3 +284,66 @@ TEST_CASE("scripted GUI run exports charts, CSVs and a screenshot with visible c
     CHECK(arrows > 300);
   }
 }
+
+TEST_CASE("bad input in the window is a clear error and changes nothing") {
+  // Each `expect-error` command must fail with a message (the script goes on); afterwards the
+  // experiment is the one before, training still runs and the app works.
+  const std::string dir = kOut + "-bad";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  { std::ofstream(dir + "/bad.csv") << "x,y\n0.1,0.2\n0.3,oops\n"; }
+  { std::ofstream(dir + "/corrupt.safetensors", std::ios::binary) << std::string("\x10\0\0\0\0\0\0\0{\"a\":", 14); }
+  { std::ofstream(dir + "/broken.json") << "{\"data\": \"swissroll\", "; }
+  const std::string script = dir + "/bad.script";
+  {
+    std::ofstream s(script);
+    s << "timeout 120\n"
+      << "load-preset " << DIFFPATH_SOURCE_DIR << "/assets/presets/default.json\n"
+      << "set particles 300\n"
+      << "set eval-points 16\n"
+      << "wait-sample\n"
+      << "expect-error set data csv:" << dir << "/bad.csv\n"
+      << "expect-error set data csv:" << dir << "/missing.csv\n"
+      << "expect-error set checkpoint " << dir << "/corrupt.safetensors\n"
+      << "expect-error set schedule nope\n"
+      << "expect-error load-preset " << dir << "/broken.json\n"
+      << "expect-error set eta 2\n"
+      << "expect-error export-chart nope " << dir << "/x.png\n"
+      << "expect-error export-csv samples /proc/diffpath-forbidden/x.csv\n"
+      << "frames 30\n"                // the loss history the app shows refreshes every 0.25 s
+      << "export-csv loss " << dir << "/loss-before.csv\n"
+      << "frames 150\n"
+      << "export-csv loss " << dir << "/loss-after.csv\n"
+      << "wait-sample\n"
+      << "save-preset " << dir << "/after.json\n"
+      << "quit\n";
+  }
+  const int rc = run_app(script, dir + "/app.log");
+  const std::string log = slurp(dir + "/app.log", 20000);
+  INFO("app log:\n" << log);
+  REQUIRE(rc == 0);
+  // Every bad command failed, with a reason that names what was wrong.
+  int expected = 0;
+  for (size_t p = log.find("expected error:"); p != std::string::npos; p = log.find("expected error:", p + 1))
+    ++expected;
+  CHECK(expected == 8);
+  CHECK(log.find("bad.csv") != std::string::npos);
+  CHECK(log.find("line 3") != std::string::npos);
+  CHECK(log.find("missing.csv") != std::string::npos);
+  CHECK(log.find("corrupt.safetensors") != std::string::npos);
+  CHECK(log.find("unknown schedule") != std::string::npos);
+  CHECK(log.find("broken.json") != std::string::npos);
+  // The experiment is unchanged and the network kept training through all of it.
+  const std::string preset = slurp(dir + "/after.json");
+  CHECK(preset.find("\"swissroll\"") != std::string::npos);
+  CHECK(preset.find("\"simple\"") != std::string::npos);
+  CHECK(preset.find("\"mlp\"") != std::string::npos);
+  // Steps trained between the two exports (~5 s): hundreds at a few hundred steps/s; a
+  // paused trainer (what a failed model change used to leave behind) adds none.
+  auto last_step = [](const std::vector<std::string>& rows) {
+    return rows.size() > 1 ? std::stod(rows.back().substr(0, rows.back().find(','))) : 0.0;
+  };
+  const double gained = last_step(lines_of(dir + "/loss-after.csv")) - last_step(lines_of(dir + "/loss-before.csv"));
+  CAPTURE(gained);
+  CHECK(gained > 50);
+}
