@@ -19,6 +19,7 @@ run() {  # run NAME SANITIZERS TESTS...
 }
 if [ "$which" = asan ] || [ "$which" = all ]; then
   export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  export LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp:print_suppressions=0"
   mapfile -t all < <(cd "$root/tests" && ls test_*.cpp | sed 's/\.cpp$//')
   run asan address,undefined "${all[@]}"
 fi

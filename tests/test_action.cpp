@@ -102,12 +102,17 @@ Points gaussian_data(const GaussianScoreParams& p, int n, uint64_t seed) {
       .points;
 }
 
+// The deliberately wrong linear score of the Gaussian tests, and the exact one.
+constexpr GaussianScoreParams kWrong{.d = 2, .m = 0.5, .v = 0.25, .eps = 0.3, .delta = 0.15};
+GaussianScoreParams exact_params(GaussianScoreParams p) {
+  p.eps = p.delta = 0;
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("KL by actions equals the loss formula for a Gaussian model with known errors") {
-  const GaussianScoreParams wrong{.d = 2, .m = 0.5, .v = 0.25, .eps = 0.3, .delta = 0.15};
-  GaussianScoreParams right = wrong;
-  right.eps = right.delta = 0;
+  const GaussianScoreParams wrong = kWrong, right = exact_params(kWrong);
   for (const Schedule& s : {Schedule::simple(), Schedule::cosine()}) {
     CAPTURE(s.spec());
     const GaussianScore model(wrong, s), exact(right, s);
@@ -163,9 +168,7 @@ TEST_CASE("DSM loss of any score model: the exact score's L* and L(theta) - L* =
   // L* = mean over the training grid of g² d α² v / (σ² V). For the wrong linear score the
   // excess L(θ) − L* = mean over the grid of g² E‖δs‖² = 2/(Tmax − Tmin) · ∫ g²/2 E‖δs‖² dt
   // up to the grid's quadrature (the grid mean is a trapezoid-like rule on 1000 points).
-  const GaussianScoreParams wrong{.d = 2, .m = 0.5, .v = 0.25, .eps = 0.3, .delta = 0.15};
-  GaussianScoreParams right = wrong;
-  right.eps = right.delta = 0;
+  const GaussianScoreParams wrong = kWrong, right = exact_params(kWrong);
   for (const Schedule& s : {Schedule::simple(), Schedule::cosine()}) {
     CAPTURE(s.spec());
     const GaussianScore model(wrong, s), exact(right, s);
@@ -296,7 +299,7 @@ TEST_CASE("path_actions rejects malformed input") {
 }
 
 TEST_CASE("diffpath-cli kl: both KL estimates and the loss decomposition against the closed form") {
-  const GaussianScoreParams wrong{.d = 2, .m = 0.5, .v = 0.25, .eps = 0.3, .delta = 0.15};
+  const GaussianScoreParams wrong = kWrong;
   const Schedule s = Schedule::simple();
   const std::string cli = std::string(DIFFPATH_CLI) + " kl";
   const auto [out, rc] = run(cli + " --score gaussian:m=0.5,v=0.25,eps=0.3,delta=0.15,d=2"
