@@ -320,10 +320,12 @@ TEST_CASE("1D Fokker-Planck: NLL(0) and c(x0) of nonlinear scores equal the PDE'
   // max |c|, so 1 % of it is the allowance.
   const Schedule sc = Schedule::simple();
   GaussianMixture bimodal;
-  bimodal.weights = Vec::Map(std::vector<double>{0.35, 0.65}.data(), 2);
+  bimodal.weights = Vec(2);
+  bimodal.weights << 0.35, 0.65;
   bimodal.means = Points(1, 2);
   bimodal.means << -0.9, 0.7;
-  bimodal.variances = Vec::Map(std::vector<double>{0.12, 0.2}.data(), 2);
+  bimodal.variances = Vec(2);
+  bimodal.variances << 0.12, 0.2;
   const MixtureScore other_schedule(bimodal, Schedule::parse("linear:bmin=0,bmax=16,tmin=0.01,tmax=1"),
                                     "mixture under another schedule");
   TrainConfig tc;

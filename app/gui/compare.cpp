@@ -63,6 +63,7 @@ TrainConfig make_train_config(const Experiment& e, const Points& data) {
   c.threads = 1;
   c.snapshot_every_steps = 250;
   c.snapshot_every_ms = 400;
+  c.nice = 5;  // like the evaluators: the GUI and the interactive sampler come first
   if (e.warm_start && e.data != "drawn") {
     if (const std::string ckpt = shipped_checkpoint(e.data_spec(), e.schedule); !ckpt.empty())
       c.initial = std::make_shared<MlpParams>(load_checkpoint(ckpt).params);

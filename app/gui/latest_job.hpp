@@ -12,9 +12,7 @@
 #include <string>
 #include <thread>
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include "diffpath/parallel.hpp"
 
 namespace diffpath::gui {
 
@@ -96,9 +94,7 @@ class LatestJob {
 
  private:
   void run() {
-#ifdef __linux__
-    if (nice_ > 0) setpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid)), nice_);
-#endif
+    lower_thread_priority(nice_);
     for (;;) {
       Request req;
       auto cancel = std::make_shared<std::atomic<bool>>(false);

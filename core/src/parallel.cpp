@@ -6,7 +6,21 @@
 #include <thread>
 #include <vector>
 
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace diffpath {
+
+void lower_thread_priority(int nice) {
+#ifdef __linux__
+  if (nice > 0) setpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid)), nice);
+#else
+  (void)nice;
+#endif
+}
 
 int default_threads() {
   if (const char* env = std::getenv("DIFFPATH_THREADS")) {

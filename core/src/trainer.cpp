@@ -666,6 +666,10 @@ TrainConfig BackgroundTrainer::config() const {
 }
 
 void BackgroundTrainer::run() {
+  {
+    std::lock_guard lk(mu_);
+    lower_thread_priority(config_.nice);
+  }
   for (;;) {
     std::unique_ptr<DsmTrainer> retired;  // destroyed outside the lock
     int64_t max_steps = 0;

@@ -68,6 +68,8 @@ struct TrainConfig {
   int64_t max_steps = 0;              // stop ("finished") after this many steps; 0 = never
   int snapshot_every_steps = 500;     // publish a snapshot every K steps ...
   int snapshot_every_ms = 500;        // ... or every M milliseconds, whichever comes first
+  int nice = 0;                       // > 0: the training thread yields the cores (parallel.hpp;
+                                      // applied when the thread starts)
 };
 
 /// Adam's state over one flat parameter vector: first and second moments and the step count.
