@@ -354,13 +354,14 @@ Figure action_chart(const Session& s, bool& has) {
   if (!has) return f;
   std::vector<double> a(size_t(v->result.action.size()));
   for (size_t i = 0; i < a.size(); ++i) a[i] = v->result.action[Eigen::Index(i)] / v->eta;
-  // Bins over the 0.5–99.5% range: a few extreme paths (a particle the network flings far
-  // away, where the action's round-off is huge) must not squeeze the bulk into one bar, and
-  // the mean is over the same paths.
+  // Bins over the 0.5–99.5% range widened by half its span: a few extreme paths (a particle
+  // the network flings far away, where the action's round-off is huge) must not squeeze the
+  // bulk into one bar, while the tails of the bulk stay in. The mean is over the same paths.
   std::vector<double> sorted = a;
   std::sort(sorted.begin(), sorted.end());
-  const double lo = sorted[size_t(0.005 * double(sorted.size() - 1))];
-  const double hi = sorted[size_t(0.995 * double(sorted.size() - 1))];
+  const double q_lo = sorted[size_t(0.005 * double(sorted.size() - 1))];
+  const double q_hi = sorted[size_t(0.995 * double(sorted.size() - 1))];
+  const double lo = q_lo - 0.5 * (q_hi - q_lo), hi = q_hi + 0.5 * (q_hi - q_lo);
   std::vector<double> inside;
   for (double x : a)
     if (x >= lo && x <= hi) inside.push_back(x);
