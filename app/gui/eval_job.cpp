@@ -20,7 +20,14 @@ EvalRequest snapshot_eval_request(ScoreModelPtr model, const Schedule& schedule,
 }
 
 std::unique_ptr<EvalJob> make_eval_job() {
-  return std::make_unique<EvalJob>([](const EvalRequest& req, JobContext<EvalResult>& ctx) {
+  // L* depends only on the reference score (one per data set and schedule), not on the
+  // snapshot: computed once per reference. Touched only by the job's worker thread.
+  struct StarCache {
+    ScoreModelPtr exact;
+    LossEstimate star;
+  };
+  auto cache = std::make_shared<StarCache>();
+  return std::make_unique<EvalJob>([cache](const EvalRequest& req, JobContext<EvalResult>& ctx) {
     if (!req.model) return;
     auto res = std::make_shared<EvalResult>();
     res->summary = evaluate_likelihood(*req.model, req.schedule, req.x0, req.options,
@@ -33,7 +40,11 @@ std::unique_ptr<EvalJob> make_eval_job() {
     if (req.exact && !ctx.cancelled()) {
       // Same seeds for every snapshot: the history shows the model change, not fresh noise.
       res->kl = action_kl_bound(*req.model, *req.exact, req.schedule, req.x0, req.kl_steps, 11, 1);
-      res->loss_star = dsm_loss_estimate(*req.exact, req.schedule, req.kl_data, 32, 12, 1);
+      if (cache->exact != req.exact) {
+        cache->star = dsm_loss_estimate(*req.exact, req.schedule, req.kl_data, 32, 12, 1);
+        cache->exact = req.exact;
+      }
+      res->loss_star = cache->star;
       if (ctx.cancelled()) return;
     }
     if (req.gaussian_truth) {
