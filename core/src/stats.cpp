@@ -70,7 +70,7 @@ Interval bootstrap_mean_interval(std::span<const double> v, double level, int re
   const size_t n = v.size();
   if (n < 2) return r;
   Rng rng(stream_seed(seed, 0xb007));
-  std::vector<double> means(size_t(resamples));
+  std::vector<double> means(static_cast<size_t>(resamples));
   for (double& m : means) {
     double sum = 0;
     for (size_t i = 0; i < n; ++i) sum += v[std::min(n - 1, size_t(rng.uniform() * double(n)))];
