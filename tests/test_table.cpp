@@ -59,7 +59,14 @@ TEST_CASE("table: tiny run writes the paper's four rows beside ours") {
     // The same model and points at two tolerances: NLLs agree to far better than their spread.
     const double nll3 = row["tol_1e-3"]["nll"]["mean"];
     CHECK(std::abs(nll - nll3) < 0.05);
+    // The η columns (NLL of the η-sampler) and the robust statistics of −c.
+    CHECK(std::isfinite(row["eta"]["0.1"]["mean"].get<double>()));
+    CHECK(std::isfinite(row["eta"]["1"]["mean"].get<double>()));
+    CHECK(row["eta"]["1"]["mc_se"].get<double>() >= 0);
+    CHECK(std::isfinite(row["wkb_1e-5_robust"]["median"].get<double>()));
   }
+  CHECK(md[0].find("NLL η=0.1") != std::string::npos);
+  CHECK(csv[0].find("wkb_1e-5_median,wkb_1e-5_trimmed_mean,nll_eta_0.1") != std::string::npos);
   // Trained models are cached: a second run reuses them instead of training again.
   CHECK(fs::exists(dir / "models" / "swissroll-simple-40.safetensors"));
   fs::remove_all(dir);

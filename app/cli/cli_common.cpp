@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 #include "diffpath/checkpoint.hpp"
 #include "diffpath/trainer.hpp"
@@ -114,6 +116,35 @@ double run_training(DsmTrainer& trainer, int64_t steps, const std::string& label
                 (long long)trainer.rollbacks());
   bar.finish(extra);
   return smoothed;
+}
+
+// "A:B:K" → K evenly spaced values from A to B; "a,b,c" → the list; "a" → {a}.
+std::vector<double> parse_eta_list(const std::string& text) {
+  std::vector<double> etas;
+  if (text.find(':') != std::string::npos) {
+    std::vector<std::string> parts;
+    std::stringstream ss(text);
+    for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
+    if (parts.size() != 3) throw Error("--eta: expected A:B:K, got '" + text + "'");
+    const double a = parse_number(parts[0], "--eta start"), b = parse_number(parts[1], "--eta end");
+    const double k = parse_number(parts[2], "--eta count");
+    if (k < 1 || k > 10000 || k != std::floor(k))
+      throw Error("--eta: the count K in A:B:K must be an integer in [1, 10000]");
+    for (int i = 0; i < int(k); ++i) {
+      const double v = k == 1 ? a : a + (b - a) * i / (k - 1);
+      // Snapped to 12 digits: 0:1:11 gives 0.3, not 0.30000000000000004 (η values are keys).
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.12g", v);
+      etas.push_back(std::strtod(buf, nullptr));
+    }
+  } else {
+    std::stringstream ss(text);
+    for (std::string p; std::getline(ss, p, ',');) etas.push_back(parse_number(p, "--eta value"));
+  }
+  if (etas.empty()) throw Error("--eta: no values in '" + text + "'");
+  for (double e : etas)
+    if (e < 0.0 || e > 1.0) throw Error("--eta: values must be in [0, 1]");
+  return etas;
 }
 
 }  // namespace diffpath::cli

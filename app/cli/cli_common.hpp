@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "diffpath/schedule.hpp"
 #include "diffpath/score_model.hpp"
@@ -25,6 +26,10 @@ void add_nll_command(CLI::App& app);
 void add_w2_command(CLI::App& app);
 void add_table_command(CLI::App& app);
 void add_kl_command(CLI::App& app);
+
+/// --eta values: "A:B:K" (K evenly spaced values from A to B inclusive), "a,b,c", or "a";
+/// each in [0, 1]. Throws Error with a one-line reason.
+std::vector<double> parse_eta_list(const std::string& text);
 
 /// Prints one JSON object on stdout (followed by a newline).
 void print_json(const nlohmann::json& j);

@@ -11,6 +11,7 @@
 #include "diffpath/io.hpp"
 #include "diffpath/likelihood.hpp"
 #include "diffpath/score_model.hpp"
+#include "diffpath/stats.hpp"
 
 namespace diffpath::cli {
 
@@ -24,6 +25,10 @@ struct NllOptions {
   uint64_t seed = 1;
   int threads = 0, batch = 64;
   bool no_wkb = false, no_error = false, json = false;
+  // NLL(η) of the stochastic sampler (DESIGN §1.9); empty = not computed.
+  std::string eta;
+  int paths = EtaLikelihoodOptions{}.paths, eta_steps = EtaLikelihoodOptions{}.steps;
+  int eta_error_points = EtaLikelihoodOptions{}.error_points;
 };
 
 constexpr const char* kNllHelp =
@@ -36,8 +41,14 @@ constexpr const char* kNllHelp =
     "NLL(eta) ≈ NLL(0) + eta·E[-c], the numerical error of each mean (|change| when rtol and\n"
     "atol are tightened tenfold; --no-error skips that second run) and the number of points\n"
     "excluded because their ODE diverged (reasons on stderr).\n"
-    "--csv FILE: one row per point, header x,y,nll,c,c_err,nll_err,ok (x,... in 1D); excluded\n"
-    "points appear with ok = 0 and nan values.";
+    "--eta LIST (A:B:K, a,b,c or one value): also NLL(eta) = E[-log q0^eta(x0)] of the\n"
+    "eta-sampler itself at each eta, by Feynman-Kac importance sampling (--paths M paths per\n"
+    "point, stochastic Heun with --eta-steps steps; common random numbers across eta). Each\n"
+    "value comes with: se (spread over points), mc_se (the estimator's Monte-Carlo error of\n"
+    "the mean), bias (its log-mean-exp bias), err (|change| at half the step, on the first\n"
+    "--eta-error-points points) and the robust change from eta = 0 per point.\n"
+    "--csv FILE: one row per point, header x,y,nll,c,c_err,nll_err,ok (x,... in 1D), plus\n"
+    "nll_eta_<eta> per eta; excluded points appear with ok = 0 and nan values.";
 
 std::vector<std::string> point_header(int d) {
   if (d == 1) return {"x"};
@@ -47,21 +58,46 @@ std::vector<std::string> point_header(int d) {
   return names;
 }
 
-void write_per_point_csv(const std::string& path, const Points& x0, const LikelihoodSummary& s) {
+void write_per_point_csv(const std::string& path, const Points& x0, const LikelihoodSummary& s,
+                         const EtaLikelihoodSummary* eta) {
   const int d = int(x0.rows()), n = int(x0.cols());
+  const int E = eta ? int(eta->etas.size()) : 0;
   std::vector<std::string> header = point_header(d);
   for (const char* c : {"nll", "c", "c_err", "nll_err", "ok"}) header.push_back(c);
-  Eigen::MatrixXd rows(n, d + 5);
+  for (int e = 0; e < E; ++e) header.push_back("nll_eta_" + format_number(eta->etas[e]));
+  Eigen::MatrixXd rows(n, d + 5 + E);
   for (int p = 0; p < n; ++p) {
     const PointLikelihood& pt = s.points[p];
+    const bool ok = pt.ok && (!eta || eta->points[p].ok);
     rows.row(p).head(d) = x0.col(p).transpose();
-    rows(p, d) = pt.ok ? pt.nll : NAN;
-    rows(p, d + 1) = pt.ok ? pt.c : NAN;
-    rows(p, d + 2) = pt.ok ? pt.c_err : NAN;
-    rows(p, d + 3) = pt.ok ? pt.nll_err : NAN;
-    rows(p, d + 4) = pt.ok ? 1 : 0;
+    rows(p, d) = ok ? pt.nll : NAN;
+    rows(p, d + 1) = ok ? pt.c : NAN;
+    rows(p, d + 2) = ok ? pt.c_err : NAN;
+    rows(p, d + 3) = ok ? pt.nll_err : NAN;
+    rows(p, d + 4) = ok ? 1 : 0;
+    for (int e = 0; e < E; ++e) rows(p, d + 5 + e) = ok ? -eta->points[p].at[e].log_q : NAN;
   }
   write_table_csv(path, header, rows);
+}
+
+nlohmann::json robust_json(const RobustSummary& r) {
+  return {{"mean", r.mean.mean},     {"se", r.mean.se},
+          {"median", r.median},      {"trimmed_mean", r.trimmed_mean},
+          {"ci95", {r.bootstrap.lo, r.bootstrap.hi}}};
+}
+
+nlohmann::json eta_json(const EtaLikelihoodSummary& s) {
+  nlohmann::json curve = nlohmann::json::object();
+  for (const EtaCurvePoint& c : s.curve)
+    curve[format_number(c.eta)] = {{"mean", c.mean},
+                                   {"se", c.se},
+                                   {"mc_se", c.mc_se},
+                                   {"bias", c.bias},
+                                   {"err", c.err},
+                                   {"err_points", c.err_points},
+                                   {"ess_median", c.ess_median},
+                                   {"delta", robust_json(c.delta)}};
+  return curve;
 }
 
 void report_excluded(const Points& x0, const LikelihoodSummary& s) {
@@ -105,25 +141,62 @@ void run_nll(const NllOptions& o) {
   opt.batch = o.batch;
   opt.wkb = !o.no_wkb;
   opt.error_estimate = !o.no_error;
+  const bool with_eta = !o.eta.empty();
+  EtaLikelihoodOptions eopt;
+  if (with_eta) {
+    eopt.etas = parse_eta_list(o.eta);
+    eopt.paths = o.paths;
+    eopt.steps = o.eta_steps;
+    eopt.error_points = o.eta_error_points;
+    eopt.threads = o.threads;
+    eopt.seed = o.seed;
+  }
   ProgressBar bar("nll");
   const LikelihoodSummary s = evaluate_likelihood(
       *model, schedule, data.points, opt, nullptr, [&](double f) { bar.update(f); });
   bar.finish();
-  if (!o.csv.empty()) write_per_point_csv(o.csv, data.points, s);
+  EtaLikelihoodSummary es;
+  if (with_eta) {
+    ProgressBar eta_bar("nll(eta)");
+    es = evaluate_likelihood_eta(*model, schedule, data.points, eopt, nullptr,
+                                 [&](double f) { eta_bar.update(f); });
+    eta_bar.finish();
+  }
+  if (!o.csv.empty()) write_per_point_csv(o.csv, data.points, s, with_eta ? &es : nullptr);
   report_excluded(data.points, s);
+  std::vector<double> minus_c;
+  for (const PointLikelihood& pt : s.points)
+    if (pt.ok && opt.wkb) minus_c.push_back(-pt.c);
+  const RobustSummary wkb_robust = robust_summary(minus_c);
 
   if (o.json) {
-    print_json({{"nll", {{"mean", s.nll_mean}, {"se", s.nll_se}, {"err", s.nll_err}}},
-                {"wkb", {{"mean", s.wkb_mean}, {"se", s.wkb_se}, {"err", s.wkb_err}}},
-                {"n", s.n},
-                {"excluded", s.excluded},
-                {"seconds", s.seconds},
-                {"score", model->spec()},
-                {"data", data.spec},
-                {"schedule", schedule.spec()},
-                {"seed", o.seed},
-                {"rtol", o.rtol},
-                {"atol", o.atol}});
+    nlohmann::json j = {
+        {"nll", {{"mean", s.nll_mean}, {"se", s.nll_se}, {"err", s.nll_err}}},
+        {"wkb",
+         {{"mean", s.wkb_mean},
+          {"se", s.wkb_se},
+          {"err", s.wkb_err},
+          {"median", wkb_robust.median},
+          {"trimmed_mean", wkb_robust.trimmed_mean},
+          {"ci95", {wkb_robust.bootstrap.lo, wkb_robust.bootstrap.hi}}}},
+        {"n", s.n},
+        {"excluded", s.excluded},
+        {"seconds", s.seconds},
+        {"score", model->spec()},
+        {"data", data.spec},
+        {"schedule", schedule.spec()},
+        {"seed", o.seed},
+        {"rtol", o.rtol},
+        {"atol", o.atol}};
+    if (with_eta) {
+      j["eta"] = eta_json(es);
+      j["eta_n"] = es.n;
+      j["eta_excluded"] = es.excluded;
+      j["eta_seconds"] = es.seconds;
+      j["eta_options"] = {{"paths", eopt.paths}, {"steps", eopt.steps},
+                          {"error_points", eopt.error_points}, {"seed", eopt.seed}};
+    }
+    print_json(j);
     return;
   }
   std::printf("score %s, data %s (n = %d, seed %llu), schedule %s, rtol %g, atol %g\n",
@@ -135,8 +208,24 @@ void run_nll(const NllOptions& o) {
     std::printf("WKB E[-c]     %.6g ± %.3g   (numerical error %.2g)   NLL(eta) ≈ NLL(0) + "
                 "eta·E[-c]\n",
                 s.wkb_mean, s.wkb_se, s.wkb_err);
+  if (opt.wkb && s.n > 0)
+    std::printf("  robust      median %.4g, 1%% trimmed mean %.4g, 95%% bootstrap [%.4g, %.4g]\n",
+                wkb_robust.median, wkb_robust.trimmed_mean, wkb_robust.bootstrap.lo,
+                wkb_robust.bootstrap.hi);
   std::printf("points        %d used, %d excluded\ntime          %.2f s\n", s.n, s.excluded,
               s.seconds);
+  if (!with_eta) return;
+  std::printf("\nNLL(eta) of the eta-sampler (%d paths/point, %d Heun steps; %d used, %d excluded, "
+              "%.1f s)\n",
+              eopt.paths, eopt.steps, es.n, es.excluded, es.seconds);
+  std::printf("%8s %11s %9s %9s %9s %9s %11s %11s %11s\n", "eta", "NLL(eta)", "se", "mc_se",
+              "bias", "err", "tangent", "dNLL med", "dNLL trim");
+  for (const EtaCurvePoint& c : es.curve)
+    std::printf("%8.4g %11.5g %9.2g %9.2g %9.2g %9.2g %11.5g %11.4g %11.4g\n", c.eta, c.mean, c.se,
+                c.mc_se, c.bias, c.err, opt.wkb ? nll_first_order(s, c.eta) : NAN, c.delta.median,
+                c.delta.trimmed_mean);
+  std::printf("tangent = NLL(0) + eta·E[-c] (first order); dNLL = NLL(eta) - NLL(0) per point, "
+              "median and 1%% trimmed mean\n");
 }
 
 }  // namespace
@@ -168,9 +257,23 @@ void add_nll_command(CLI::App& app) {
   cmd->add_flag("--no-wkb", options->no_wkb, "NLL only (skip the WKB coefficient)");
   cmd->add_flag("--no-error", options->no_error,
                 "Skip the numerical-error estimate (the rerun at tenfold tighter tolerances)");
-  cmd->add_option("--csv", options->csv, "Per-point CSV: x,y,nll,c,c_err,nll_err,ok");
+  cmd->add_option("--eta", options->eta,
+                  "Also NLL(eta) of the eta-sampler at these eta: A:B:K, a,b,c or one value");
+  cmd->add_option("--paths", options->paths, "Importance-sampling paths per point and eta > 0")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1000000));
+  cmd->add_option("--eta-steps", options->eta_steps, "Stochastic Heun steps of NLL(eta)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--eta-error-points", options->eta_error_points,
+                  "Points rerun at half the step for NLL(eta)'s err (-1 = all, 0 = none)")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 100000000));
+  cmd->add_option("--csv", options->csv,
+                  "Per-point CSV: x,y,nll,c,c_err,nll_err,ok[,nll_eta_<eta>...]");
   cmd->add_flag("--json", options->json,
-                "Print {nll:{mean,se,err}, wkb:{mean,se,err}, n, excluded, seconds, ...} as JSON");
+                "Print {nll:{mean,se,err}, wkb:{mean,se,err,median,trimmed_mean,ci95}, n, excluded,\n"
+                "seconds, ...[, eta:{\"<eta>\":{mean,se,mc_se,bias,err,...}}]} as JSON");
   cmd->callback([options] { run_nll(*options); });
 }
 

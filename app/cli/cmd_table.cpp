@@ -1,6 +1,8 @@
 // `diffpath-cli table`: the paper's table (DESIGN §2) side by side with ours — NLL of the
 // PF-ODE and the first-order WKB coefficient E[−c] at ODE tolerances 1e-3 and 1e-5, for swiss
-// roll and 25 Gaussians under the simple and cosine schedules.
+// roll and 25 Gaussians under the simple and cosine schedules — plus what the paper could not
+// compute: the robust statistics of the heavy-tailed −c, and NLL(η) of the η-sampler itself at
+// η = 0.1 and 1 (DESIGN §1.9).
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include "diffpath/checkpoint.hpp"
 #include "diffpath/dataset.hpp"
 #include "diffpath/likelihood.hpp"
+#include "diffpath/stats.hpp"
 #include "diffpath/trainer.hpp"
 
 namespace diffpath::cli {
@@ -46,7 +49,12 @@ struct Measured {
   std::string model_source;
   int64_t train_steps = 0;
   LikelihoodSummary tol3, tol5;
+  RobustSummary wkb5;            // robust statistics of −c at tolerance 1e-5
+  EtaLikelihoodSummary eta;      // NLL(η) of the η-sampler at kEtas (DESIGN §1.9)
 };
+
+// The η columns: NLL of the stochastic sampler itself at a small and at the full noise.
+constexpr double kEtas[] = {0.1, 1.0};
 
 int64_t training_steps(const TableOptions& o, int64_t steps_per_epoch) {
   if (o.steps > 0) return o.steps;
@@ -109,9 +117,34 @@ LikelihoodSummary evaluate(const Mlp& model, const Schedule& schedule, const Poi
   return s;
 }
 
+EtaLikelihoodSummary evaluate_eta(const Mlp& model, const Schedule& schedule, const Points& x0,
+                                  const TableOptions& o, const std::string& label) {
+  EtaLikelihoodOptions eo;
+  eo.etas.assign(std::begin(kEtas), std::end(kEtas));
+  eo.threads = o.threads;
+  ProgressBar bar(label);
+  auto s = evaluate_likelihood_eta(model, schedule, x0, eo, nullptr,
+                                   [&](double f) { bar.update(f); });
+  bar.finish();
+  return s;
+}
+
+RobustSummary minus_c_summary(const LikelihoodSummary& s) {
+  std::vector<double> v;
+  for (const PointLikelihood& pt : s.points)
+    if (pt.ok) v.push_back(-pt.c);
+  return robust_summary(v);
+}
+
 std::string pm(double mean, double se, int digits = 2) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f ± %.*f", digits, mean, digits, se);
+  return buf;
+}
+
+std::string fixed2(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
   return buf;
 }
 
@@ -127,25 +160,35 @@ void write_outputs(const std::vector<Measured>& rows, const TableOptions& o) {
   std::ofstream md(md_path), csv(csv_path);
   if (!md || !csv) throw Error("cannot write the table into '" + o.out_dir + "'");
   md << "| data | schedule | NLL (ours) | NLL (paper) | E[−c] tol 1e-3 (ours) | (paper) "
-        "| E[−c] tol 1e-5 (ours) | (paper) | train steps | n | excluded (1e-3 / 1e-5) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n";
+        "| E[−c] tol 1e-5 (ours) | (paper) | −c median | −c 1% trimmed | NLL η=0.1 | NLL η=1 "
+        "| train steps | n | excluded (1e-3 / 1e-5) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   csv << "data,schedule,nll,nll_se,nll_paper,nll_paper_se,wkb_1e-3,wkb_1e-3_se,wkb_1e-3_err,"
          "wkb_1e-3_paper,wkb_1e-3_paper_se,wkb_1e-5,wkb_1e-5_se,wkb_1e-5_err,wkb_1e-5_paper,"
-         "wkb_1e-5_paper_se,train_steps,n,excluded_1e-3,excluded_1e-5,model\n";
+         "wkb_1e-5_paper_se,wkb_1e-5_median,wkb_1e-5_trimmed_mean,nll_eta_0.1,nll_eta_0.1_se,"
+         "nll_eta_0.1_mc_se,nll_eta_1,nll_eta_1_se,nll_eta_1_mc_se,train_steps,n,excluded_1e-3,"
+         "excluded_1e-5,model\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const PaperRow& p = kPaper[i];
     const Measured& m = rows[i];
     md << "| " << p.data << " | " << p.schedule << " | " << pm(m.tol5.nll_mean, m.tol5.nll_se)
        << " | " << pm(p.nll, p.nll_se) << " | " << pm_err(m.tol3) << " | " << pm(p.c3, p.c3_se)
-       << " | " << pm_err(m.tol5) << " | " << pm(p.c5, p.c5_se) << " | " << m.train_steps
+       << " | " << pm_err(m.tol5) << " | " << pm(p.c5, p.c5_se) << " | "
+       << fixed2(m.wkb5.median) << " | " << fixed2(m.wkb5.trimmed_mean) << " | "
+       << pm(m.eta.curve[0].mean, m.eta.curve[0].se) << " | "
+       << pm(m.eta.curve[1].mean, m.eta.curve[1].se) << " | " << m.train_steps
        << " | " << m.tol5.n << " | " << m.tol3.excluded << " / " << m.tol5.excluded << " |\n";
-    char line[512];
+    const EtaCurvePoint &e1 = m.eta.curve[0], &e2 = m.eta.curve[1];
+    char line[1024];
     std::snprintf(line, sizeof line,
-                  "%s,%s,%.6g,%.6g,%g,%g,%.6g,%.6g,%.6g,%g,%g,%.6g,%.6g,%.6g,%g,%g,%lld,%d,%d,%d,%s\n",
+                  "%s,%s,%.6g,%.6g,%g,%g,%.6g,%.6g,%.6g,%g,%g,%.6g,%.6g,%.6g,%g,%g,%.6g,%.6g,%.6g,"
+                  "%.6g,%.6g,%.6g,%.6g,%.6g,%lld,%d,%d,%d,%s\n",
                   p.data, p.schedule, m.tol5.nll_mean, m.tol5.nll_se, p.nll, p.nll_se,
                   m.tol3.wkb_mean, m.tol3.wkb_se, m.tol3.wkb_err, p.c3, p.c3_se, m.tol5.wkb_mean,
-                  m.tol5.wkb_se, m.tol5.wkb_err, p.c5, p.c5_se, (long long)m.train_steps,
-                  m.tol5.n, m.tol3.excluded, m.tol5.excluded, m.model_source.c_str());
+                  m.tol5.wkb_se, m.tol5.wkb_err, p.c5, p.c5_se, m.wkb5.median,
+                  m.wkb5.trimmed_mean, e1.mean, e1.se, e1.mc_se, e2.mean, e2.se, e2.mc_se,
+                  (long long)m.train_steps, m.tol5.n, m.tol3.excluded, m.tol5.excluded,
+                  m.model_source.c_str());
     csv << line;
   }
   if (!md || !csv) throw Error("writing the table into '" + o.out_dir + "' failed");
@@ -174,12 +217,21 @@ void run_table(const TableOptions& o) {
     const std::string name = std::string(row.data) + "/" + row.schedule;
     m.tol3 = evaluate(*model, schedule, x0, 1e-3, o, "nll+wkb " + name + " tol 1e-3");
     m.tol5 = evaluate(*model, schedule, x0, 1e-5, o, "nll+wkb " + name + " tol 1e-5");
+    m.wkb5 = minus_c_summary(m.tol5);
+    m.eta = evaluate_eta(*model, schedule, x0, o, "nll(eta) " + name);
+    nlohmann::json eta = nlohmann::json::object();
+    for (const EtaCurvePoint& c : m.eta.curve)
+      eta[format_number(c.eta)] = {{"mean", c.mean}, {"se", c.se}, {"mc_se", c.mc_se},
+                                   {"bias", c.bias}, {"err", c.err}};
     out.push_back({{"data", row.data},
                    {"schedule", row.schedule},
                    {"model", m.model_source},
                    {"train_steps", m.train_steps},
                    {"tol_1e-3", summary_json(m.tol3)},
                    {"tol_1e-5", summary_json(m.tol5)},
+                   {"wkb_1e-5_robust",
+                    {{"median", m.wkb5.median}, {"trimmed_mean", m.wkb5.trimmed_mean}}},
+                   {"eta", eta},
                    {"paper",
                     {{"nll", {row.nll, row.nll_se}},
                      {"wkb_1e-3", {row.c3, row.c3_se}},

@@ -32,29 +32,6 @@ constexpr const char* kW2Help =
     "error over trials. --eta: A:B:K (K values from A to B inclusive), a comma list, or one value.\n"
     "--csv FILE: eta,w2_squared,se,trial_1..trial_K.  --plot FILE.png|svg|pdf: the curve.";
 
-// "A:B:K" → K evenly spaced values from A to B; "a,b,c" → the list; "a" → {a}.
-std::vector<double> parse_etas(const std::string& text) {
-  std::vector<double> etas;
-  if (text.find(':') != std::string::npos) {
-    std::vector<std::string> parts;
-    std::stringstream ss(text);
-    for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
-    if (parts.size() != 3) throw Error("--eta: expected A:B:K, got '" + text + "'");
-    const double a = parse_number(parts[0], "--eta start"), b = parse_number(parts[1], "--eta end");
-    const double k = parse_number(parts[2], "--eta count");
-    if (k < 1 || k > 10000 || k != std::floor(k))
-      throw Error("--eta: the count K in A:B:K must be an integer in [1, 10000]");
-    for (int i = 0; i < int(k); ++i) etas.push_back(k == 1 ? a : a + (b - a) * i / (k - 1));
-  } else {
-    std::stringstream ss(text);
-    for (std::string p; std::getline(ss, p, ',');) etas.push_back(parse_number(p, "--eta value"));
-  }
-  if (etas.empty()) throw Error("--eta: no values in '" + text + "'");
-  for (double e : etas)
-    if (e < 0.0 || e > 1.0) throw Error("--eta: values must be in [0, 1]");
-  return etas;
-}
-
 Figure w2_figure(const std::vector<W2Point>& pts, const std::string& data, int n) {
   std::vector<double> x, y, e;
   for (const W2Point& p : pts) x.push_back(p.eta), y.push_back(p.mean), e.push_back(p.se);
@@ -85,7 +62,7 @@ void write_csv(const std::string& path, const std::vector<W2Point>& pts, int tri
 
 void run_w2(const W2Cli& o) {
   W2SweepOptions opt;
-  opt.etas = parse_etas(o.eta);
+  opt.etas = parse_eta_list(o.eta);
   opt.trials = o.trials;
   opt.n = o.n;
   opt.steps = o.steps;

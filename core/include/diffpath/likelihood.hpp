@@ -23,6 +23,7 @@
 #include "diffpath/common.hpp"
 #include "diffpath/schedule.hpp"
 #include "diffpath/score_model.hpp"
+#include "diffpath/stats.hpp"
 
 namespace diffpath {
 
@@ -82,5 +83,101 @@ LikelihoodSummary evaluate_likelihood(const ScoreModel& model, const Schedule& s
 inline double nll_first_order(const LikelihoodSummary& s, double eta) {
   return s.nll_mean + eta * s.wkb_mean;
 }
+
+
+// ---------------------------------------------------------------------------------------------
+// NLL(η) for every η: the likelihood of the stochastic sampler itself (DESIGN §1.9).
+//
+// q_t^η solves ∂_t q + ∇·(F_{θ,η} q) + (η g²/2) Δq = 0 backwards from q_Tmax = N(0, I). By
+// Feynman–Kac with an importance-sampling proposal (forwards in t from X_Tmin = x₀)
+//   dX = b dt + √η g dW,   b = f x − (1 − η)/2 · g² s_θ   (eta_model::proposal_drift),
+// and Girsanov weights, q₀^η(x₀) = E[w] with (Stratonovich form, see likelihood_eta.cpp)
+//   log w = log N(X_Tmax; 0, I) + ∫ ∇·v dt − √η ∫ g s_θ ∘ dW − (η/2) ∫ g² ‖s_θ‖² dt,
+// v the probability-flow velocity. η = 0: one deterministic path, exactly §1.5's NLL.
+// log q₀^η(x₀) ≈ log (1/M) Σ_m w_m (log-mean-exp over M paths per point).
+//
+// Discretization (likelihood_eta.cpp): stochastic Heun on a grid uniform in the log
+// signal-to-noise ratio λ = log(α²/σ²), the weight's products in a telescoping form: second
+// order in the step for η = 0 and for scores that are consistent (s = ∇log q^η), first order
+// in proportion to the score's inconsistency otherwise. `err` measures it; raise `steps` when
+// it matters. Common random numbers: path m of point p draws its Brownian increments
+// from Rng(stream_seed(seed, p, m)) on the half-step grid, whatever η, the thread count or
+// the batching; the `steps` run sums pairs of those increments. So the same Brownian path
+// drives every η (the curve is smooth in η) and the half-step rerun (the time-step error).
+// ---------------------------------------------------------------------------------------------
+
+struct EtaLikelihoodOptions {
+  std::vector<double> etas;    // each in [0, 1]; evaluated together, in this order
+  int paths = 32;              // M per point and η > 0 (η = 0 needs one: its path is fixed)
+  int steps = 128;             // Heun steps from Tmin to Tmax on the log-SNR grid
+  /// Points rerun at half the step for the time-step error: the first `error_points`
+  /// evaluated points (0 = no rerun, −1 = all).
+  int error_points = 64;
+  uint64_t seed = 0;           // seed of the Brownian increments
+  int threads = 0;             // 0 = default_threads()
+  int batch_columns = 256;     // paths (points × M) per block handed to the model
+  /// A path whose state leaves |x| ≤ divergence_bound (or turns non-finite) makes its point
+  /// excluded (as in evaluate_likelihood).
+  double divergence_bound = 1e8;
+};
+
+/// One point at one η. log_q is the log-mean-exp estimate; mc_se = sd(w) / (√M mean w) and
+/// bias = mc_se² / 2 (its Jensen bias, log_q is low by about that) are delta-method values
+/// from the point's own weights, ess = (Σw)² / Σw². log_q_half is the half-step rerun (NaN
+/// where it was not run).
+struct EtaPointValue {
+  double log_q = NAN;
+  double mc_se = NAN;
+  double ess = NAN;
+  double bias = NAN;
+  double log_q_half = NAN;
+};
+
+struct EtaPoint {
+  std::vector<EtaPointValue> at;   // one per η of the options
+  bool ok = false;                 // every η finished with finite values
+  std::string error;
+};
+
+/// The curve at one η over the points that are ok at every η. NLL units throughout.
+struct EtaCurvePoint {
+  double eta = NAN;
+  double mean = NAN;     // E[−log q₀^η(x₀)] over the points
+  double se = NAN;       // standard error over the points (their spread)
+  /// The estimator's own Monte-Carlo error on `mean`, from two independent halves of the
+  /// paths: √(Σ_p (L_p^A − L_p^B)²) / (2n) (it does not trust the per-point delta method,
+  /// which misses heavy tails).
+  double mc_se = NAN;
+  /// Estimated E[mean] − NLL(η) from the Jensen bias of log-mean-exp: mean over points of
+  /// (L_p^{M/2} − L_p^{M}), halves averaged (bias doubles when M halves). ≥ 0 up to noise.
+  double bias = NAN;
+  double err = NAN;      // |change of the mean| at half the step, over the rerun points
+  int err_points = 0;    // points in `err`
+  double ess_median = NAN;
+  /// −(log q^η − log q⁰) per point: the change of each point's NLL, summarised robustly
+  /// (the paired difference has far less spread than either curve).
+  RobustSummary delta;
+};
+
+struct EtaLikelihoodSummary {
+  std::vector<double> etas;
+  std::vector<EtaPoint> points;
+  std::vector<EtaCurvePoint> curve;   // one per η
+  int n = 0;                          // points used (ok at every η)
+  int excluded = 0;
+  double seconds = 0;
+  bool cancelled = false;
+};
+
+/// log q₀^η for every column of x0 (d × n) and every η of options.etas. Throws Error on bad
+/// options (η outside [0, 1], paths < 2, steps < 1, ...) or a dimension mismatch. `progress`
+/// (fraction done) is called serialised from worker threads; `cancel` is polled every step.
+EtaLikelihoodSummary evaluate_likelihood_eta(const ScoreModel& model, const Schedule& schedule,
+                                             const Points& x0, const EtaLikelihoodOptions& options,
+                                             const std::atomic<bool>* cancel = nullptr,
+                                             const std::function<void(double)>& progress = {});
+
+/// Times Tmin = t_0 < … < t_K = Tmax equally spaced in λ(t) = log(α²/σ²).
+std::vector<double> log_snr_grid(const Schedule& schedule, int K);
 
 }  // namespace diffpath
