@@ -348,3 +348,22 @@ TEST_CASE("bad extension, unwritable path and bad size are clear errors") {
   CHECK(read_file(p).find("<svg") != std::string::npos);
   fs::remove_all(dir);
 }
+
+TEST_CASE("colormap_table samples the one colormap definition (for the GUI's shaders)") {
+  for (const Colormap map : {Colormap::Viridis, Colormap::Diverging}) {
+    const auto table = colormap_table(map, 256);
+    REQUIRE(table.size() == 256);
+    for (int k : {0, 1, 100, 127, 200, 255}) {
+      const Color c = colormap_color(map, k / 255.0);
+      CHECK(table[size_t(k)][0] == float(c.r));
+      CHECK(table[size_t(k)][1] == float(c.g));
+      CHECK(table[size_t(k)][2] == float(c.b));
+    }
+  }
+  // RdBu ends: blue for negative, red for positive, white in the middle of an odd table.
+  const auto rdbu = colormap_table(Colormap::Diverging, 3);
+  CHECK(rdbu[0][2] > rdbu[0][0]);
+  CHECK(rdbu[2][0] > rdbu[2][2]);
+  CHECK(rdbu[1][0] == doctest::Approx(0xF7 / 255.0));
+  CHECK_THROWS_AS(colormap_table(Colormap::Viridis, 1), Error);
+}

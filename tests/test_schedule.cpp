@@ -140,3 +140,23 @@ TEST_CASE("bad schedule specs throw Error") {
   }
   CHECK_THROWS_WITH_AS(Schedule::parse("nosuch"), doctest::Contains("cosine"), Error);
 }
+
+TEST_CASE("time_at_sigma2 inverts sigma^2 in closed form") {
+  for (const Schedule& s : paper_and_linear()) {
+    CAPTURE(s.spec());
+    for (double t = s.t_min; t < s.t_max; t += 0.0371) {
+      CAPTURE(t);
+      CHECK(s.time_at_sigma2(s.sigma2(t)) == doctest::Approx(t).epsilon(1e-12));
+    }
+    CHECK(s.time_at_sigma2(0.0) == 0.0);
+    // Tiny noise levels keep full relative precision (log1p, no cancellation in the root).
+    CHECK(s.time_at_sigma2(s.sigma2(1e-6)) == doctest::Approx(1e-6).epsilon(1e-10));
+    CHECK_THROWS_AS(s.time_at_sigma2(1.0), Error);
+    CHECK_THROWS_AS(s.time_at_sigma2(-1e-3), Error);
+    CHECK_THROWS_AS(s.time_at_sigma2(NAN), Error);
+  }
+  CHECK(Schedule::simple().time_at_sigma2(-std::expm1(-10.0 * 0.25)) ==
+        doctest::Approx(0.5).epsilon(1e-14));  // σ² = 1 − exp(−10 t²) at t = 0.5
+  CHECK(Schedule::cosine().time_at_sigma2(0.5) == doctest::Approx(0.5).epsilon(1e-14));
+  CHECK(Schedule::linear(0.0, 0.0).time_at_sigma2(0.3) == INFINITY);
+}

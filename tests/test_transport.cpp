@@ -22,6 +22,7 @@
 #include "diffpath/rng.hpp"
 #include "diffpath/sampler.hpp"
 #include "diffpath/score_model.hpp"
+#include "diffpath/stats.hpp"
 #include "diffpath/transport.hpp"
 
 using namespace diffpath;
@@ -208,16 +209,6 @@ TEST_CASE("bad input is a clear error") {
   CHECK_THROWS_AS(w2_squared(bad, a), Error);
 }
 
-TEST_CASE("mean and standard error") {
-  double mean = 0, se = 0;
-  mean_and_se({1.0, 2.0, 3.0, 4.0}, mean, se);
-  CHECK(mean == doctest::Approx(2.5));
-  CHECK(se == doctest::Approx(std::sqrt(5.0 / 3.0 / 4.0)));   // s² = 5/3, se = s/√4
-  mean_and_se({7.0}, mean, se);
-  CHECK(mean == 7.0);
-  CHECK(se == 0.0);
-}
-
 TEST_CASE("W2 sweep: documented seeds, common random numbers across η") {
   // The sweep must equal a hand-made computation with the seeds transport.hpp documents.
   const Schedule sch = Schedule::simple();
@@ -245,10 +236,9 @@ TEST_CASE("W2 sweep: documented seeds, common random numbers across η") {
       const Points y = make_dataset("8gaussians", o.n, stream_seed(o.seed, 2, k)).points;
       CHECK(sweep[e].trials[size_t(k)] == w2_squared(x, y));
     }
-    double mean, se;
-    mean_and_se(sweep[e].trials, mean, se);
-    CHECK(sweep[e].mean == mean);
-    CHECK(sweep[e].se == se);
+    const MeanSe m = mean_se(sweep[e].trials);  // stats.hpp (its n < 2 rule: test_stats)
+    CHECK(sweep[e].mean == m.mean);
+    CHECK(sweep[e].se == m.se);
   }
   REQUIRE(!fractions.empty());
   CHECK(std::is_sorted(fractions.begin(), fractions.end()));

@@ -68,7 +68,6 @@ void run_kl(const KlOptions& o) {
   const LossEstimate loss_model = dsm_loss_estimate(*model, schedule, x0, o.per_time, o.seed, o.threads);
   const LossEstimate loss_star = dsm_loss_estimate(*exact, schedule, x0, o.per_time, o.seed, o.threads);
   bar.finish();
-  const double to_loss = 2.0 / (schedule.t_max - schedule.t_min);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -95,7 +94,7 @@ void run_kl(const KlOptions& o) {
   std::printf("DSM loss L(θ)       %.6g ± %.3g\n", loss_model.mean, loss_model.se);
   std::printf("exact score L*      %.6g ± %.3g\n", loss_star.mean, loss_star.se);
   std::printf("L(θ) − L*           %.6g   (2/ΔT · KL by loss formula: %.6g)\n",
-              loss_model.mean - loss_star.mean, to_loss * kl.by_loss);
+              loss_model.mean - loss_star.mean, kl_in_loss_units(schedule, kl.by_loss));
   std::printf("time                %.2f s\n", seconds);
 }
 

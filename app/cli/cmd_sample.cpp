@@ -11,6 +11,7 @@
 #include "diffpath/sampler.hpp"
 #include "diffpath/schedule.hpp"
 #include "diffpath/score_model.hpp"
+#include "diffpath/stats.hpp"
 
 namespace diffpath::cli {
 
@@ -97,12 +98,8 @@ void run_sample(SampleCliOptions o) {
     write_trajectories_csv(o.trajectories, r.frame_steps, r.frame_times, r.frames, &r.action);
   if (!o.plot.empty()) plot_samples(o, r.samples);
 
-  const double mean_action = r.action.mean();
-  const double action_se =
-      r.action.size() > 1
-          ? std::sqrt((r.action.array() - mean_action).square().sum() / (r.action.size() - 1) /
-                      double(r.action.size()))
-          : 0.0;
+  const MeanSe action = mean_se(std::span<const double>(r.action.data(), size_t(r.action.size())));
+  const double mean_action = action.mean, action_se = action.se;  // se NaN (null) for n = 1
   if (o.json) {
     nlohmann::json j = {{"score", model->spec()},      {"schedule", schedule.spec()},
                         {"n", o.sampler.n},            {"eta", o.sampler.eta},

@@ -3,11 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <tuple>
 
+#include "diffpath/eta_model.hpp"
 #include "diffpath/parallel.hpp"
 #include "diffpath/rng.hpp"
 #include "diffpath/sampler.hpp"
+#include "diffpath/stats.hpp"
 #include "diffpath/trainer.hpp"
 
 namespace diffpath {
@@ -16,12 +17,7 @@ namespace {
 
 constexpr int kChunk = 256;  // paths per block handed to the models
 
-/// Mean and standard error of the mean.
-std::pair<double, double> mean_se(const Vec& v) {
-  const double mean = v.mean();
-  const double var = (v.array() - mean).square().sum() / double(v.size() - 1);
-  return {mean, std::sqrt(var / double(v.size()))};
-}
+MeanSe mean_se_of(const Vec& v) { return mean_se(std::span<const double>(v.data(), size_t(v.size()))); }
 
 void draw_normals(Rng& rng, Eigen::Ref<Vec> z) {
   for (Eigen::Index j = 0; j < z.size(); ++j) z(j) = rng.normal();
@@ -46,13 +42,12 @@ Vec path_actions(const ScoreModel& model, const Schedule& schedule, double eta,
     if (!(times[j] > times[j + 1])) throw Error("path_actions: times must strictly decrease");
 
   Vec action = Vec::Zero(n);
-  Points s, diff;
+  Points s, F;
   for (size_t j = 0; j + 1 < frames.size(); ++j) {
-    const double t = times[j], h = t - times[j + 1], g2 = schedule.g2(t);
+    const double t = times[j], h = t - times[j + 1];
     model.score(frames[j], t, s);
-    // x_{k+1} − x_k + F(x_k, t_k) h with F = f x − (1+η)/2 g² s.
-    diff = frames[j + 1] - frames[j] + h * (schedule.f(t) * frames[j] - 0.5 * (1.0 + eta) * g2 * s);
-    action += diff.colwise().squaredNorm().transpose() / (2.0 * g2 * h);
+    F = eta_model::drift(schedule, eta, t, frames[j], s);
+    action += eta_model::action_increment(schedule, t, h, frames[j], frames[j + 1], F);
   }
   return action;
 }
@@ -107,14 +102,17 @@ ActionKl action_kl_bound(const ScoreModel& model, const ScoreModel& exact, const
         path[k] = r * path[k + 1] + std::sqrt((1.0 - r) * (1.0 + r)) * z;
       }
 
-      // Action difference, in the cancellation-free form −½ δs · (2Δ + (F + F_θ) h).
+      // Action difference, in the cancellation-free form −½ δs · (2Δ + (F + F_θ) h), the
+      // drifts at η = 1.
       Vec acc = Vec::Zero(m);
       for (int k = 0; k < N; ++k) {
-        const double h = t[k] - t[k + 1], f = schedule.f(t[k]), g2 = schedule.g2(t[k]);
+        const double h = t[k] - t[k + 1];
         model.score(path[k], t[k], s_model);
         exact.score(path[k], t[k], s_exact);
         delta_s = s_model - s_exact;
-        sum = 2.0 * (path[k + 1] - path[k]) + h * (2.0 * f * path[k] - g2 * (s_model + s_exact));
+        sum = 2.0 * (path[k + 1] - path[k]) +
+              h * (eta_model::drift(schedule, 1.0, t[k], path[k], s_model) +
+                   eta_model::drift(schedule, 1.0, t[k], path[k], s_exact));
         acc -= 0.5 * (delta_s.array() * sum.array()).colwise().sum().matrix().transpose();
       }
       by_actions.segment(c0, m) = acc;
@@ -135,8 +133,11 @@ ActionKl action_kl_bound(const ScoreModel& model, const ScoreModel& exact, const
   });
 
   ActionKl out;
-  std::tie(out.by_actions, out.by_actions_se) = mean_se(by_actions);
-  std::tie(out.by_loss, out.by_loss_se) = mean_se(by_loss);
+  const MeanSe actions = mean_se_of(by_actions), loss = mean_se_of(by_loss);
+  out.by_actions = actions.mean;
+  out.by_actions_se = actions.se;
+  out.by_loss = loss.mean;
+  out.by_loss_se = loss.se;
   out.paths = P;
   out.steps = N;
   return out;
@@ -169,7 +170,7 @@ LossEstimate dsm_loss_estimate(const ScoreModel& model, const Schedule& schedule
       model.score(x, t, s);
       loss = schedule.g2(t) * (s + z / sg).colwise().squaredNorm().transpose();
       per_t(k) = loss.mean();
-      const double se = per_time > 1 ? mean_se(loss).second : 0.0;
+      const double se = mean_se_of(loss).se;  // NaN for per_time = 1: no spread to measure
       var_t(k) = se * se;
     }
   });

@@ -1,6 +1,16 @@
 // Figure rendering with Cairo: one drawing routine for the screen buffer and for PNG, SVG and
 // PDF. Layout: measure text, place the plot rectangle, choose nice ticks, then draw back to
 // front (grid, heatmaps, series, markers, axes, legend, colorbar, title).
+//
+// Index (each section starts at a "// ----" rule with its name)
+//   Colors ............... palette, the colormaps (colormap_color, colormap_table)
+//   Series constructors .. Series::line, scatter, histogram, heatmap, marker lines
+//   Style ................ sizes in pixels at scale 1
+//   Text ................. measuring and anchoring labels
+//   Ticks ................ nice linear steps, log decades, typographic minus
+//   Data ranges .......... automatic limits, colormap ranges
+//   Layout ............... plot rectangle, legend and colorbar boxes
+//   Drawing .............. Painter (back to front), surfaces, render_rgba, save_figure
 #include "diffpath/figure.hpp"
 
 #include <cairo-pdf.h>
@@ -61,6 +71,16 @@ Color colormap_color(Colormap map, double u) {
   static const uint32_t kRdBu[] = {0x053061, 0x2166AC, 0x4393C3, 0x92C5DE, 0xD1E5F0, 0xF7F7F7,
                                    0xFDDBC7, 0xF4A582, 0xD6604D, 0xB2182B, 0x67001F};
   return map == Colormap::Viridis ? lerp_table(kViridis, 11, u) : lerp_table(kRdBu, 11, u);
+}
+
+std::vector<std::array<float, 3>> colormap_table(Colormap map, int n) {
+  if (n < 2) throw Error("colormap_table: need at least 2 entries");
+  std::vector<std::array<float, 3>> out(static_cast<size_t>(n));
+  for (int k = 0; k < n; ++k) {
+    const Color c = colormap_color(map, double(k) / double(n - 1));
+    out[size_t(k)] = {float(c.r), float(c.g), float(c.b)};
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

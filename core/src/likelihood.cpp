@@ -1,12 +1,31 @@
+// NLL of the probability-flow ODE and the exact first-order WKB coefficient c(x₀)
+// (likelihood.hpp, DESIGN §1.5–1.6).
+//
+// Index
+//   derivation ............... sign conventions, the G/H equations, the two forms of c
+//   PointVelocity ............ ∇v, ∇(∇·v), ∇²(∇·v) of one point from the score jet
+//   StateLayout .............. the x | G | H | δx | scalar blocks of a pass's ODE state
+//   gh_rhs, path_gh_rhs ...... the G, H equations (shared by passes 2 and 3)
+//   integrate_piecewise,
+//   snr_grid ................. the δx pass's node grid, equal steps in log SNR
+//   forward_nll .............. pass 1, Tmin → Tmax: x and ∫∇·v
+//   backward_wkb ............. pass 2, Tmax → Tmin: G, H and c (cancelled form)
+//   forward_delta_x .......... pass 3, Tmin → Tmax: c in the paper's δx form
+//   solve_together,
+//   solve_batch .............. a batch as one ODE system; points alone when it fails
+//   evaluate_likelihood ...... batches in parallel, tenfold-tighter rerun, summaries (stats.hpp)
 #include "diffpath/likelihood.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <exception>
 #include <mutex>
+#include <type_traits>
 
+#include "diffpath/eta_model.hpp"
 #include "diffpath/ode.hpp"
 #include "diffpath/parallel.hpp"
+#include "diffpath/stats.hpp"
 
 // Derivations and sign conventions (L(x,t) = log q_t⁰(x), the η = 0 model density).
 //
@@ -35,14 +54,6 @@ namespace {
 
 constexpr double kLog2Pi = 1.8378770664093453;
 constexpr int kDeltaXSegments = 64;  // nodes of the δx pass's G/H resets (see forward_delta_x)
-
-// Flat ScoreJet layouts (score_model.hpp) for one point (column).
-struct JetIndex {
-  int d;
-  int J(int i, int j) const { return i * d + j; }                               // ∂_j s_i
-  int H(int i, int j, int k) const { return (i * d + j) * d + k; }              // ∂_j∂_k s_i
-  int T(int i, int j, int k, int l) const { return ((i * d + j) * d + k) * d + l; }
-};
 
 // Velocity-field derivatives of one point, from the score jet at time t.
 struct PointVelocity {
@@ -76,25 +87,87 @@ struct PointVelocity {
   }
 };
 
-// Right-hand sides of G and H for one point: G, H read from gp/hp (H row-major d×d),
-// derivatives written to dg/dh.
-void gh_rhs(const PointVelocity& pv, const ScoreJet& jet, int p, double hg2, int d,
-            const double* gp, const double* hp, double* dg, double* dh) {
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class V, class M>
+using ConstLike = std::conditional_t<std::is_const_v<V>, const M, M>;  // const state: const view
+
+// Named blocks of a pass's ODE state, a concatenation of
+//   x (d×n) | G (d×n) | H (d²×n) | δx (d×n) | one scalar per point (n),
+// G and H in the backward and δx passes, δx only in the δx pass (forward_nll: x | ℓ). Every
+// block has one column per point; point p's H is row-major in column p (H_il at row i·d + l,
+// the layout of ScoreJet::J). The views are Eigen::Maps into the state vector, const for a
+// const state.
+struct StateLayout {
+  int d, n;
+  bool gh = false, delta_x = false;
+
+  Eigen::Index dn() const { return Eigen::Index(d) * n; }
+  Eigen::Index size() const { return (1 + (gh ? 1 + d : 0) + (delta_x ? 1 : 0)) * dn() + n; }
+  template <class V> auto x(V& y) const { return block(y, 0, d); }
+  template <class V> auto G(V& y) const { return block(y, dn(), d); }
+  template <class V> auto H(V& y) const { return block(y, 2 * dn(), d * d); }
+  template <class V> auto delta(V& y) const { return block(y, (gh ? 2 + d : 1) * dn(), d); }
+  template <class V> auto scalar(V& y) const { return y.segment(size() - n, n); }
+  // G and H together (what the δx pass resets at its nodes).
+  template <class V> auto gh_block(V& y) const { return y.segment(dn(), (1 + d) * dn()); }
+  // Point p's H as a d × d matrix.
+  template <class V> auto H_at(V& y, int p) const {
+    return Eigen::Map<ConstLike<V, RowMatrix>>(y.data() + 2 * dn() + Eigen::Index(p) * d * d, d, d);
+  }
+
+ private:
+  template <class V> auto block(V& y, Eigen::Index offset, int rows) const {
+    return Eigen::Map<ConstLike<V, Eigen::MatrixXd>>(y.data() + offset, rows, n);
+  }
+};
+
+// Right-hand sides dg, dh of G and H for one point p (the derivation block's equations).
+template <class Gp, class Hp, class DGp, class DHp>
+void gh_rhs(const PointVelocity& pv, const ScoreJet& jet, int p, double hg2, int d, const Gp& g,
+            const Hp& h, DGp&& dg, DHp&& dh) {
   const JetIndex ix{d};
   for (int i = 0; i < d; ++i) {
     double acc = -pv.grad_div(i);
-    for (int k = 0; k < d; ++k) acc -= pv.Jv(k, i) * gp[k];
-    dg[i] = acc;
+    for (int k = 0; k < d; ++k) acc -= pv.Jv(k, i) * g(k);
+    dg(i) = acc;
   }
   for (int i = 0; i < d; ++i)
     for (int l = 0; l < d; ++l) {
       double acc = -pv.hess_div(i, l);
       for (int k = 0; k < d; ++k) {
-        acc -= pv.Jv(k, i) * hp[k * d + l] + hp[i * d + k] * pv.Jv(k, l);
-        acc += hg2 * gp[k] * jet.H(ix.H(k, i, l), p);  // −G_k ∇²v_k, ∇²v_k = −g²/2 ∇²s_k
+        acc -= pv.Jv(k, i) * h(k, l) + h(i, k) * pv.Jv(k, l);
+        acc += hg2 * g(k) * jet.H(ix.H(k, i, l), p);  // −G_k ∇²v_k, ∇²v_k = −g²/2 ∇²s_k
       }
-      dh[i * d + l] = acc;
+      dh(i, l) = acc;
     }
+}
+
+// Scratch of one right-hand side evaluation.
+struct RhsScratch {
+  Points x;
+  ScoreJet jet;
+  PointVelocity pv;
+  explicit RhsScratch(int d) : pv(d) {}
+};
+
+// What the backward and δx passes share: ẋ = v and the G, H equations for every point, then
+// per_point(p, hg2, G_p, H_p) for the pass's own components (w.pv holds point p's velocity
+// derivatives then, w.jet the score jet of all points).
+template <class PerPoint>
+void path_gh_rhs(const ScoreModel& model, const Schedule& sch, const StateLayout& L, double t,
+                 const Vec& y, Vec& dy, RhsScratch& w, PerPoint per_point) {
+  w.x = L.x(y);
+  model.jet(w.x, t, 3, w.jet);
+  const double f = sch.f(t), hg2 = eta_model::score_weight(sch, 0.0, t);  // v = f x − hg2 s
+  L.x(dy) = eta_model::pf_velocity(sch, t, w.x, w.jet.s);
+  const auto G = L.G(y);
+  auto dG = L.G(dy);
+  for (int p = 0; p < L.n; ++p) {
+    w.pv.set(w.jet, p, f, hg2, L.d, true);
+    const auto Hp = L.H_at(y, p);
+    gh_rhs(w.pv, w.jet, p, hg2, L.d, G.col(p), Hp, dG.col(p), L.H_at(dy, p));
+    per_point(p, hg2, G.col(p), Hp);
+  }
 }
 
 struct PassResult {
@@ -140,12 +213,7 @@ std::vector<double> snr_grid(const Schedule& sch, int K) {
   times[K] = sch.t_max;
   for (int k = 1; k < K; ++k) {
     const double target = l0 + (l1 - l0) * k / K;
-    double lo = times[k - 1], hi = sch.t_max;
-    for (int it = 0; it < 100 && hi - lo > 1e-15 * hi; ++it) {
-      const double mid = 0.5 * (lo + hi);
-      (lambda(mid) > target ? lo : hi) = mid;
-    }
-    times[k] = 0.5 * (lo + hi);
+    times[k] = sch.time_at_sigma2(1.0 / (1.0 + std::exp(target)));  // α²/σ² = e^λ, α² + σ² = 1
   }
   return times;
 }
@@ -155,26 +223,27 @@ PassResult forward_nll(const ScoreModel& model, const Schedule& sch, const Point
                        const OdeOptions& o, const std::atomic<bool>* cancel, Points& xT,
                        Vec& div_integral) {
   const int d = int(x0.rows()), n = int(x0.cols());
-  Vec y = Vec::Zero(Eigen::Index(d + 1) * n);
-  Eigen::Map<Points>(y.data(), d, n) = x0;
+  const StateLayout L{d, n};
+  Vec y = Vec::Zero(L.size());
+  L.x(y) = x0;
   Points x(d, n);
   ScoreJet jet;
   auto F = [&](double t, const Vec& yy, Vec& dy) {
-    x = Eigen::Map<const Points>(yy.data(), d, n);
+    x = L.x(yy);
     model.jet(x, t, 1, jet);
-    const double f = sch.f(t), hg2 = 0.5 * sch.g2(t);
-    Eigen::Map<Points>(dy.data(), d, n) = f * x - hg2 * jet.s;
+    L.x(dy) = eta_model::pf_velocity(sch, t, x, jet.s);
     const JetIndex ix{d};
+    auto div_v = L.scalar(dy);
     for (int p = 0; p < n; ++p) {
       double div_s = 0;
       for (int k = 0; k < d; ++k) div_s += jet.J(ix.J(k, k), p);
-      dy(d * n + p) = d * f - hg2 * div_s;
+      div_v(p) = eta_model::drift_divergence(sch, 0.0, t, d, div_s);
     }
   };
   const PassResult r = pass_result(integrate_dopri5(F, sch.t_min, sch.t_max, y, o, cancel),
                                    "forward pass");
-  xT = Eigen::Map<const Points>(y.data(), d, n);
-  div_integral = y.tail(n);
+  xT = L.x(y);
+  div_integral = L.scalar(y);
   return r;
 }
 
@@ -185,7 +254,7 @@ void terminal_gh(const ScoreModel& model, const Schedule& sch, const Points& xT,
   if (!model_prior) {
     G = -xT;
     H = Eigen::MatrixXd::Zero(d * d, n);
-    for (int i = 0; i < d; ++i) H.row(i * d + i).setConstant(-1.0);
+    for (int i = 0; i < d; ++i) H.row(JetIndex{d}.J(i, i)).setConstant(-1.0);
     return;
   }
   ScoreJet jet;
@@ -203,43 +272,34 @@ PassResult backward_wkb(const ScoreModel& model, const Schedule& sch, const Poin
                         bool model_prior, const std::vector<double>& times, const OdeOptions& o,
                         const std::atomic<bool>* cancel, Points& x_rec, Vec& c,
                         std::vector<Vec>& gh_nodes) {
-  const int d = int(xT.rows()), n = int(xT.cols()), dn = d * n;
+  const int d = int(xT.rows()), n = int(xT.cols());
+  const StateLayout L{d, n, true};
   Points GT;
   Eigen::MatrixXd HT;
   terminal_gh(model, sch, xT, model_prior, GT, HT);
-  Vec y = Vec::Zero(Eigen::Index(2 * d + d * d + 1) * n);
-  Eigen::Map<Points>(y.data(), d, n) = xT;
-  Eigen::Map<Points>(y.data() + dn, d, n) = GT;
-  Eigen::Map<Eigen::MatrixXd>(y.data() + 2 * dn, d * d, n) = HT;
-  Points x(d, n);
-  ScoreJet jet;
-  PointVelocity pv(d);
+  Vec y = Vec::Zero(L.size());
+  L.x(y) = xT;
+  L.G(y) = GT;
+  L.H(y) = HT;
+  RhsScratch w(d);
   auto F = [&](double t, const Vec& yy, Vec& dy) {
-    x = Eigen::Map<const Points>(yy.data(), d, n);
-    model.jet(x, t, 3, jet);
-    const double f = sch.f(t), hg2 = 0.5 * sch.g2(t);
-    Eigen::Map<Points>(dy.data(), d, n) = f * x - hg2 * jet.s;
-    for (int p = 0; p < n; ++p) {
-      pv.set(jet, p, f, hg2, d, true);
-      const double* gp = yy.data() + dn + p * d;
-      const double* hp = yy.data() + 2 * dn + p * d * d;
-      gh_rhs(pv, jet, p, hg2, d, gp, hp, dy.data() + dn + p * d, dy.data() + 2 * dn + p * d * d);
+    auto dc = L.scalar(dy);
+    path_gh_rhs(model, sch, L, t, yy, dy, w, [&](int p, double hg2, const auto& g, const auto& h) {
       double gs = 0, gg = 0, tr_h = 0;
       for (int k = 0; k < d; ++k) {
-        gs += gp[k] * jet.s(k, p);
-        gg += gp[k] * gp[k];
-        tr_h += hp[k * d + k];
+        gs += g(k) * w.jet.s(k, p);
+        gg += g(k) * g(k);
+        tr_h += h(k, k);
       }
-      dy(dn * (2 + d) + p) = hg2 * (pv.div_s + gs - gg - tr_h);
-    }
+      dc(p) = hg2 * (w.pv.div_s + gs - gg - tr_h);
+    });
   };
   gh_nodes.assign(times.size(), Vec());
   const PassResult r = integrate_piecewise(
       F, times, false, y, o, cancel, "backward (WKB) pass",
-      [&](int k, const Vec& yk) { gh_nodes[k] = yk.segment(dn, dn + d * dn); },
-      [](int, Vec&) {});
-  x_rec = Eigen::Map<const Points>(y.data(), d, n);
-  c = y.tail(n);
+      [&](int k, const Vec& yk) { gh_nodes[k] = L.gh_block(yk); }, [](int, Vec&) {});
+  x_rec = L.x(y);
+  c = L.scalar(y);
   return r;
 }
 
@@ -254,47 +314,38 @@ PassResult forward_delta_x(const ScoreModel& model, const Schedule& sch, const P
                            bool model_prior, const std::vector<double>& times,
                            const std::vector<Vec>& gh_nodes, const OdeOptions& o,
                            const std::atomic<bool>* cancel, Vec& c) {
-  const int d = int(x0.rows()), n = int(x0.cols()), dn = d * n;
-  const int off_dx = dn * (2 + d), off_l = off_dx + dn;
-  Vec y = Vec::Zero(Eigen::Index(3 * d + d * d + 1) * n);
-  Eigen::Map<Points>(y.data(), d, n) = x0;
-  Points x(d, n);
-  ScoreJet jet;
-  PointVelocity pv(d);
+  const int d = int(x0.rows()), n = int(x0.cols());
+  const StateLayout L{d, n, true, true};
+  Vec y = Vec::Zero(L.size());
+  L.x(y) = x0;
+  RhsScratch w(d);
   auto F = [&](double t, const Vec& yy, Vec& dy) {
-    x = Eigen::Map<const Points>(yy.data(), d, n);
-    model.jet(x, t, 3, jet);
-    const double f = sch.f(t), hg2 = 0.5 * sch.g2(t);
-    Eigen::Map<Points>(dy.data(), d, n) = f * x - hg2 * jet.s;
-    for (int p = 0; p < n; ++p) {
-      pv.set(jet, p, f, hg2, d, true);
-      const double* gp = yy.data() + dn + p * d;
-      const double* hp = yy.data() + 2 * dn + p * d * d;
-      const double* dxp = yy.data() + off_dx + p * d;
-      gh_rhs(pv, jet, p, hg2, d, gp, hp, dy.data() + dn + p * d, dy.data() + 2 * dn + p * d * d);
+    const auto dx = L.delta(yy);
+    auto d_dx = L.delta(dy);
+    auto d_l = L.scalar(dy);
+    path_gh_rhs(model, sch, L, t, yy, dy, w, [&](int p, double hg2, const auto& g, const auto& h) {
+      const PointVelocity& pv = w.pv;
       double tr_h = 0, dx_grad_div = 0;
       for (int k = 0; k < d; ++k) {
-        double acc = -hg2 * (jet.s(k, p) - gp[k]);  // δẋ = J δx − g²/2 (s − G)
-        for (int i = 0; i < d; ++i) acc += pv.Jv(k, i) * dxp[i];
-        dy(off_dx + p * d + k) = acc;
-        tr_h += hp[k * d + k];
-        dx_grad_div += dxp[k] * pv.grad_div(k);
+        double acc = -hg2 * (w.jet.s(k, p) - g(k));  // δẋ = J δx − g²/2 (s − G)
+        for (int i = 0; i < d; ++i) acc += pv.Jv(k, i) * dx(i, p);
+        d_dx(k, p) = acc;
+        tr_h += h(k, k);
+        dx_grad_div += dx(k, p) * pv.grad_div(k);
       }
-      dy(off_l + p) = dx_grad_div - hg2 * (pv.div_s - tr_h);
-    }
+      d_l(p) = dx_grad_div - hg2 * (pv.div_s - tr_h);
+    });
   };
   const PassResult r = integrate_piecewise(
       F, times, true, y, o, cancel, "delta-x pass", [](int, const Vec&) {},
-      [&](int k, Vec& yk) { yk.segment(dn, dn + d * dn) = gh_nodes[k]; });
-  const Points xT = Eigen::Map<const Points>(y.data(), d, n);
+      [&](int k, Vec& yk) { L.gh_block(yk) = gh_nodes[k]; });
+  const Points xT = L.x(y);
   Points GT;
   Eigen::MatrixXd HT;
   if (r.ok) terminal_gh(model, sch, xT, model_prior, GT, HT);
   c.resize(n);
   for (int p = 0; p < n; ++p)
-    c(p) = r.ok ? Eigen::Map<const Vec>(y.data() + off_dx + p * d, d).dot(GT.col(p)) +
-                      y(off_l + p)
-                : NAN;
+    c(p) = r.ok ? L.delta(y).col(p).dot(GT.col(p)) + L.scalar(y)(p) : NAN;
   return r;
 }
 
@@ -367,21 +418,6 @@ void solve_batch(const ScoreModel& model, const Schedule& sch, const Points& x0,
     out.recon(p) = one.recon(0);
     out.error[p] = one.error[0];
   }
-}
-
-double mean_of(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? NAN : s / double(v.size());
-}
-
-// Standard error of the mean (sample standard deviation / √n).
-double se_of(const std::vector<double>& v) {
-  if (v.size() < 2) return NAN;
-  const double m = mean_of(v);
-  double ss = 0;
-  for (double x : v) ss += (x - m) * (x - m);
-  return std::sqrt(ss / double(v.size() - 1) / double(v.size()));
 }
 
 void check_options(const ScoreModel& model, const Points& x0, const LikelihoodOptions& opt) {
@@ -492,12 +528,13 @@ LikelihoodSummary evaluate_likelihood(const ScoreModel& model, const Schedule& s
   }
   sum.n = int(nll.size());
   sum.excluded = total - sum.n;
-  sum.nll_mean = mean_of(nll);
-  sum.nll_se = se_of(nll);
-  sum.wkb_mean = mean_of(wkb);
-  sum.wkb_se = se_of(wkb);
-  sum.nll_err = std::abs(mean_of(dn));
-  sum.wkb_err = std::abs(mean_of(dc));
+  const MeanSe nll_stat = mean_se(nll), wkb_stat = mean_se(wkb);
+  sum.nll_mean = nll_stat.mean;
+  sum.nll_se = nll_stat.se;
+  sum.wkb_mean = wkb_stat.mean;
+  sum.wkb_se = wkb_stat.se;
+  sum.nll_err = std::abs(mean_se(dn).mean);
+  sum.wkb_err = std::abs(mean_se(dc).mean);
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return sum;
 }

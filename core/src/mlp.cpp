@@ -17,6 +17,7 @@
 #include <array>
 #include <cmath>
 
+#include "activation.hpp"
 #include "diffpath/rng.hpp"
 
 namespace diffpath {
@@ -119,23 +120,6 @@ namespace {
 // Points per chunk: keeps a chunk's activations (width × chunk) in L2 between layers.
 constexpr int kScoreChunk = 128;
 
-template <class Derived>
-void apply_activation(Activation act, Eigen::MatrixBase<Derived>& z) {
-  using Scalar = typename Derived::Scalar;
-  auto a = z.array();
-  switch (act) {
-    case Activation::Swish:  // z·σ(z) = z / (1 + e^(−z)); e^(−z) = inf gives −0, as it should
-      a = a / (Scalar(1) + (-a).exp());
-      break;
-    case Activation::Tanh:
-      a = a.tanh();
-      break;
-    case Activation::Softplus:  // log(1 + e^z) without overflow
-      a = a.max(Scalar(0)) + (-a.abs()).exp().log1p();
-      break;
-  }
-}
-
 template <class Scalar>
 using MatrixT = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
 template <class Scalar>
@@ -154,7 +138,7 @@ void forward_chunk(const std::vector<MatrixT<Scalar>>& W, const std::vector<Vect
   for (int j = 0; j < d; ++j)
     a.noalias() += W0.col(j) * x.row(j).template cast<Scalar>();
   for (size_t l = 1; l < W.size(); ++l) {
-    apply_activation(act, a);
+    activation::apply(act, a);
     z.noalias() = W[l] * a;
     z.colwise() += b[l];
     a.swap(z);
@@ -183,8 +167,8 @@ constexpr int kJetChunk = 64;
 struct JetLayout {
   int d = 0, order = 0, count = 0;
   std::vector<int> first;                   // block of ∂_j
-  std::vector<int> second;                  // block of ∂_j∂_k at [j*d + k], symmetric
-  std::vector<int> third;                   // block of ∂_j∂_k∂_l at [(j*d + k)*d + l]
+  std::vector<int> second;                  // block of ∂_j∂_k at [JetIndex J(j, k)], symmetric
+  std::vector<int> third;                   // block of ∂_j∂_k∂_l at [JetIndex H(j, k, l)]
   std::vector<std::array<int, 2>> pairs;    // (j, k), j ≤ k, in block order
   std::vector<std::array<int, 3>> triples;  // (j, k, l), j ≤ k ≤ l, in block order
 
@@ -198,7 +182,7 @@ struct JetLayout {
       for (int j = 0; j < d; ++j)
         for (int k = j; k < d; ++k) {
           pairs.push_back({j, k});
-          second[j * d + k] = second[k * d + j] = count++;
+          second[JetIndex{d}.J(j, k)] = second[JetIndex{d}.J(k, j)] = count++;
         }
     if (order >= 3)
       for (int j = 0; j < d; ++j)
@@ -207,58 +191,16 @@ struct JetLayout {
             triples.push_back({j, k, l});
             for (auto [p, q, r] : {std::array{j, k, l}, std::array{j, l, k}, std::array{k, j, l},
                                    std::array{k, l, j}, std::array{l, j, k}, std::array{l, k, j}})
-              third[(p * d + q) * d + r] = count;
+              third[JetIndex{d}.H(p, q, r)] = count;
             ++count;
           }
   }
-  int pair_block(int j, int k) const { return second[j * d + k]; }
+  int pair_block(int j, int k) const { return second[JetIndex{d}.J(j, k)]; }
 };
-
-// φ^(k)(z) for k = 0..order, elementwise. Sigmoids are formed from e = exp(−|z|) so that both
-// σ and 1 − σ keep full relative precision in the tails.
-struct ActivationJet {
-  Eigen::ArrayXXd phi[4];
-};
-
-template <class ZBlock>
-void activation_derivatives(Activation act, const ZBlock& zin, int order, ActivationJet& D) {
-  const auto z = zin.array();
-  const Eigen::ArrayXXd e = (-z.abs()).exp();
-  if (act == Activation::Tanh) {
-    // tanh z = sign(z)(1 − e²)/(1 + e²), tanh' = 4e²/(1 + e²)² (no 1 − tanh² cancellation).
-    const Eigen::ArrayXXd e2 = e * e, r = 1.0 / (1.0 + e2);
-    const Eigen::ArrayXXd y = z.sign() * (1.0 - e2) * r;
-    D.phi[0] = y;
-    if (order >= 1) D.phi[1] = 4.0 * e2 * r * r;
-    if (order >= 2) D.phi[2] = -2.0 * y * D.phi[1];
-    if (order >= 3) D.phi[3] = D.phi[1] * (6.0 * y.square() - 2.0);
-    return;
-  }
-  const Eigen::ArrayXXd r = 1.0 / (1.0 + e);
-  const Eigen::ArrayXXd sig = (z >= 0.0).select(r, e * r);      // σ(z)
-  const Eigen::ArrayXXd sigc = (z >= 0.0).select(e * r, r);     // 1 − σ(z)
-  // σ' = σ(1 − σ), σ'' = σ'(1 − 2σ), σ''' = σ'(1 − 6σ').
-  Eigen::ArrayXXd s1, s2, s3;
-  if (order >= 1) s1 = sig * sigc;
-  if (order >= 2) s2 = s1 * (sigc - sig);
-  if (order >= 3 && act == Activation::Swish) s3 = s1 * (1.0 - 6.0 * s1);
-  if (act == Activation::Swish) {
-    // (z σ)^(k) = k σ^(k−1) + z σ^(k)
-    D.phi[0] = z * sig;
-    if (order >= 1) D.phi[1] = sig + z * s1;
-    if (order >= 2) D.phi[2] = 2.0 * s1 + z * s2;
-    if (order >= 3) D.phi[3] = 3.0 * s2 + z * s3;
-  } else {  // softplus: φ' = σ
-    D.phi[0] = z.max(0.0) + e.log1p();
-    if (order >= 1) D.phi[1] = sig;
-    if (order >= 2) D.phi[2] = s1;
-    if (order >= 3) D.phi[3] = s2;
-  }
-}
 
 // Jet of the first hidden layer's output: z = W0 (x, t) + b0 has z_j = W0(:, j) and no higher
 // derivatives, so h_j = φ' w_j, h_jk = φ'' w_j w_k, h_jkl = φ''' w_j w_k w_l.
-void first_layer_jet(const JetLayout& L, const ActivationJet& D, const Eigen::MatrixXd& W0,
+void first_layer_jet(const JetLayout& L, const activation::Jet& D, const Eigen::MatrixXd& W0,
                      int m, Eigen::MatrixXd& h) {
   h.resize(W0.rows(), Eigen::Index(L.count) * m);
   auto block = [&](int c) { return h.middleCols(Eigen::Index(c) * m, m).array(); };
@@ -279,7 +221,7 @@ void first_layer_jet(const JetLayout& L, const ActivationJet& D, const Eigen::Ma
 }
 
 // Jet of φ(z) from the jet of z (blocks of m columns), by the chain rule.
-void activation_jet(const JetLayout& L, const ActivationJet& D, const Eigen::MatrixXd& z, int m,
+void activation_jet(const JetLayout& L, const activation::Jet& D, const Eigen::MatrixXd& z, int m,
                     Eigen::MatrixXd& h) {
   h.resize(z.rows(), z.cols());
   auto zb = [&](int c) { return z.middleCols(Eigen::Index(c) * m, m).array(); };
@@ -306,16 +248,16 @@ void activation_jet(const JetLayout& L, const ActivationJet& D, const Eigen::Mat
 // Copies the output layer's jet (d × C·m) into the full ScoreJet layout at columns c0..c0+m.
 void expand_jet(const JetLayout& L, const Eigen::MatrixXd& z, int m, int c0, ScoreJet& out) {
   const int d = L.d;
+  const JetIndex ix{d};
   auto from = [&](int i, int c) { return z.row(i).segment(Eigen::Index(c) * m, m); };
   for (int i = 0; i < d; ++i) {
     out.s.row(i).segment(c0, m) = from(i, 0);
     for (int j = 0; j < d && L.order >= 1; ++j) {
-      out.J.row(i * d + j).segment(c0, m) = from(i, L.first[j]);
+      out.J.row(ix.J(i, j)).segment(c0, m) = from(i, L.first[j]);
       for (int k = 0; k < d && L.order >= 2; ++k) {
-        out.H.row((i * d + j) * d + k).segment(c0, m) = from(i, L.pair_block(j, k));
+        out.H.row(ix.H(i, j, k)).segment(c0, m) = from(i, L.pair_block(j, k));
         for (int l = 0; l < d && L.order >= 3; ++l)
-          out.T.row(((i * d + j) * d + k) * d + l).segment(c0, m) =
-              from(i, L.third[(j * d + k) * d + l]);
+          out.T.row(ix.T(i, j, k, l)).segment(c0, m) = from(i, L.third[ix.H(j, k, l)]);
       }
     }
   }
@@ -327,14 +269,14 @@ void affine_jet(const MlpParams& p, const Eigen::MatrixXd& z, int m, int c0, Sco
   out.s.middleCols(c0, m) = z;
   if (out.order >= 1)
     for (int i = 0; i < d; ++i)
-      for (int j = 0; j < d; ++j) out.J.row(i * d + j).segment(c0, m).setConstant(p.W[0](i, j));
+      for (int j = 0; j < d; ++j) out.J.row(JetIndex{d}.J(i, j)).segment(c0, m).setConstant(p.W[0](i, j));
   if (out.order >= 2) out.H.middleCols(c0, m).setZero();
   if (out.order >= 3) out.T.middleCols(c0, m).setZero();
 }
 
 struct JetScratch {
   Eigen::MatrixXd z0, h, z;
-  ActivationJet D;
+  activation::Jet D;
 };
 
 void jet_chunk(const MlpParams& p, const JetLayout& L, const Eigen::Ref<const Points>& x,
@@ -346,13 +288,13 @@ void jet_chunk(const MlpParams& p, const JetLayout& L, const Eigen::Ref<const Po
   for (int j = 0; j < d; ++j) S.z0.noalias() += W0.col(j) * x.row(j);
   if (p.W.size() == 1) return affine_jet(p, S.z0, m, c0, out);
 
-  activation_derivatives(p.activation, S.z0, L.order, S.D);
+  activation::derivatives(p.activation, S.z0, L.order, S.D);
   first_layer_jet(L, S.D, W0, m, S.h);
   for (size_t l = 1;; ++l) {
     S.z.noalias() = p.W[l] * S.h;  // value and every derivative block in one product
     S.z.leftCols(m).colwise() += p.b[l];
     if (l + 1 == p.W.size()) break;
-    activation_derivatives(p.activation, S.z.leftCols(m), L.order, S.D);
+    activation::derivatives(p.activation, S.z.leftCols(m), L.order, S.D);
     activation_jet(L, S.D, S.z, m, S.h);
   }
   expand_jet(L, S.z, m, c0, out);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <thread>
 
+#include "diffpath/eta_model.hpp"
 #include "diffpath/parallel.hpp"
 #include "diffpath/rng.hpp"
 
@@ -27,11 +28,11 @@ void validate(const ScoreModel& model, const Schedule& schedule, const SamplerOp
     throw Error("sample: the schedule needs t_max > t_min");
 }
 
-/// F_{θ,η}(x, t) = f x − (1+η)/2 g² s(x, t); `score` is scratch for s.
+/// F_{θ,η}(x, t) (eta_model.hpp); `score` is scratch for s.
 void drift(const ScoreModel& model, const Schedule& schedule, double eta, const Points& x,
            double t, Points& score, Points& out) {
   model.score(x, t, score);
-  out = schedule.f(t) * x - (0.5 * (1.0 + eta) * schedule.g2(t)) * score;
+  out = eta_model::drift(schedule, eta, t, x, score);
 }
 
 /// The frames to record: every `stride` steps from step 0, and always the last step.
@@ -80,7 +81,7 @@ struct Run {
     std::vector<Rng> rngs;
     rngs.reserve(m);
     for (int i = c0; i < c1; ++i) rngs.emplace_back(stream_seed(opt.seed, uint64_t(i)));
-    Points x(d, m), xn(d, m), z(d, m), F(d, m), F2(d, m), s(d, m), diff(d, m);
+    Points x(d, m), xn(d, m), z(d, m), F(d, m), F2(d, m), s(d, m);
     draw_normals(rngs, x);
     record(0, c0, x);
     Vec action = Vec::Zero(m);
@@ -105,10 +106,9 @@ struct Run {
         xn = x - h * F + std::sqrt(eta * h * g2) * z;
       }
       if (opt.record_action) {
-        // The EM-consistent action increment ‖x_{k+1} − x_k + F(x_k, t_k) h‖² / (2 g² h)
-        // (action.hpp); on an EM path it is η‖z_k‖²/2 up to round-off.
-        diff = xn - x + h * F;
-        action += diff.colwise().squaredNorm().transpose() / (2.0 * g2 * h);
+        // The EM-consistent action increment (action.hpp); on an EM path it is η‖z_k‖²/2 up
+        // to round-off.
+        action += eta_model::action_increment(schedule, t, h, x, xn, F);
       }
       x.swap(xn);
       record(k + 1, c0, x);

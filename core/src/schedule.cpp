@@ -86,4 +86,14 @@ double Schedule::sigma2(double t) const {
 
 double Schedule::sigma(double t) const { return std::sqrt(sigma2(t)); }
 
+double Schedule::time_at_sigma2(double s2) const {
+  if (!(s2 >= 0.0 && s2 < 1.0)) throw Error("time_at_sigma2: need 0 <= sigma^2 < 1");
+  if (s2 == 0.0) return 0.0;
+  if (kind == ScheduleKind::Cosine) return std::asin(std::sqrt(s2)) / (0.5 * kPi);
+  // Solve β_min t + (β_max − β_min) t²/2 = B, B = −log(1 − σ²), by the root form without
+  // cancellation (β_min ≥ 0).
+  const double B = -std::log1p(-s2), slope = beta_max - beta_min;
+  return 2.0 * B / (beta_min + std::sqrt(beta_min * beta_min + 2.0 * slope * B));
+}
+
 }  // namespace diffpath

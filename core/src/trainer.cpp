@@ -1,3 +1,12 @@
+// Denoising score matching (trainer.hpp, DESIGN §1.2).
+//
+// Index
+//   adam_step ............ Adam in float, bias corrections in double
+//   DsmWorkspace ......... one block's forward + backward pass over the flat parameters
+//                          (activations: activation.hpp)
+//   dsm_loss ............. the loss and its gradient on a fixed batch, in double
+//   DsmTrainer ........... batches on the time grid, steps, rollback to the last good state
+//   BackgroundTrainer .... the trainer thread: start/pause/stop/reset, snapshots, loss history
 #include "diffpath/trainer.hpp"
 
 #include <algorithm>
@@ -7,6 +16,7 @@
 #include <numeric>
 #include <utility>
 
+#include "activation.hpp"
 #include "diffpath/dataset.hpp"
 #include "diffpath/parallel.hpp"
 
@@ -77,28 +87,6 @@ struct DsmWorkspace {
     grad.resize(lay.size);
   }
 
-  /// Pre-activation a → activation h (in place), derivative dh/da → d.
-  template <class BlockA, class BlockD>
-  static void activate(Activation act, BlockA&& a_block, BlockD&& d_block) {
-    auto a = a_block.array();
-    auto d = d_block.array();
-    switch (act) {
-      case Activation::Swish:  // h = a σ(a), h' = σ + a σ (1 − σ) = σ + h (1 − σ)
-        d = a.logistic();
-        a = a * d;
-        d = d + a * (S(1) - d);
-        break;
-      case Activation::Tanh:
-        a = a.tanh();
-        d = S(1) - a.square();
-        break;
-      case Activation::Softplus:  // h = log(1 + e^a) without overflow, h' = σ(a)
-        d = a.logistic();
-        a = a.max(S(0)) + (-a.abs()).exp().log1p();
-        break;
-    }
-  }
-
   /// The loss Σ_j w_j ‖s(input_j) − target_j‖² · scale over this block of columns and, when
   /// `want_grad`, its gradient with respect to theta in `grad` (overwritten).
   double run(const NetLayout& lay, Activation act, const S* theta,
@@ -119,7 +107,7 @@ struct DsmWorkspace {
       else
         A.noalias() = W(l) * H[l].leftCols(n);
       A.colwise() += b(l);
-      if (l + 1 < L) activate(act, A, D[l + 1].leftCols(n));
+      if (l + 1 < L) activation::apply_with_derivative(act, A, D[l + 1].leftCols(n));
     }
 
     // Residual r = s − target (target = −z/σ), loss Σ w ‖r‖².

@@ -7,6 +7,7 @@
 #include "diffpath/rng.hpp"
 #include "diffpath/sampler.hpp"
 #include "diffpath/score_model.hpp"
+#include "diffpath/stats.hpp"
 
 #include <Eigen/Cholesky>
 #include <lemon/network_simplex.h>
@@ -369,21 +370,13 @@ std::vector<W2Point> w2_sweep(const ScoreModel& model, const Schedule& schedule,
         point.trials[size_t(k)] = w2_squared(samples[size_t(k)], data[size_t(k)]);
     });
     if (cancelled()) throw Error("cancelled");
-    mean_and_se(point.trials, point.mean, point.se);
+    const MeanSe m = mean_se(point.trials);
+    point.mean = m.mean;
+    point.se = m.se;
     out.push_back(std::move(point));
     report(double(e + 1) * trials, eta_note(eta, trials - 1, trials));
   }
   return out;
-}
-
-void mean_and_se(const std::vector<double>& values, double& mean, double& se) {
-  const size_t n = values.size();
-  mean = n ? std::accumulate(values.begin(), values.end(), 0.0) / double(n) : 0.0;
-  se = 0.0;
-  if (n < 2) return;
-  double ss = 0.0;
-  for (double v : values) ss += (v - mean) * (v - mean);
-  se = std::sqrt(ss / double(n - 1) / double(n));
 }
 
 }  // namespace diffpath

@@ -47,7 +47,7 @@ ActionKl action_kl_bound(const ScoreModel& model, const ScoreModel& exact, const
 /// of `data` drawn uniformly, z ~ N(0, I):
 ///   L = E_t E_{x₀,z} [ g(t)² ‖s(α x₀ + σ z, t) + z/σ‖² ].
 /// Stratified in t: `per_time` draws at every grid time (≥ 2 for a standard error; with 1 it
-/// is 0), and the standard error is the stratified one. For the exact score of the data's
+/// is NaN, stats.hpp's n < 2 rule), and the standard error is the stratified one. For the exact score of the data's
 /// distribution this is the irreducible loss L*, and for any model (the cross term vanishes
 /// because E[−z/σ | x_t] = ∇log p_t)
 ///   L(θ) = L* + E_t[ g² E‖s_θ − ∇log p_t‖² ] ≈ L* + 2/(Tmax − Tmin) · by_loss of action_kl_bound,
@@ -60,5 +60,13 @@ struct LossEstimate {
 };
 LossEstimate dsm_loss_estimate(const ScoreModel& model, const Schedule& schedule, const Points& data,
                                int per_time, uint64_t seed, int threads = 0);
+
+/// A KL term in units of the training loss: the identity above, L(θ) − L* = 2/(Tmax − Tmin) · KL
+/// (E_t is uniform over ΔT, and the KL integrand carries g²/2 where the loss has g²). Linear,
+/// so it converts a standard error the same way: the markers of the loss chart are
+/// L* + kl_in_loss_units(s, kl) ± hypot(L*'s se, kl_in_loss_units(s, kl_se)).
+inline double kl_in_loss_units(const Schedule& schedule, double kl) {
+  return 2.0 / (schedule.t_max - schedule.t_min) * kl;
+}
 
 }  // namespace diffpath

@@ -30,12 +30,19 @@ struct Color {
 /// deficiencies. Cycles after 8.
 Color palette_color(int index);
 
+/// The project's two colormaps, defined here once for figures, the viewport's shaders and its
+/// SVG export. The diverging map is ColorBrewer RdBu (not coolwarm): designed for print and the
+/// common color-vision deficiencies, with a true white at 0 so "no effect" reads as nothing.
 enum class Colormap {
-  Viridis,    // sequential, perceptually uniform
+  Viridis,    // sequential, perceptually uniform (matplotlib's)
   Diverging,  // blue – white – red (ColorBrewer RdBu): signed values such as c(x₀), 0 = white
 };
-/// u in [0, 1] (clamped); for Diverging u = 0.5 is the neutral middle.
+/// u in [0, 1] (clamped, non-finite → 0); for Diverging u = 0.5 is the neutral middle.
 Color colormap_color(Colormap map, double u);
+/// The colormap sampled at n ≥ 2 equally spaced points: row k is colormap_color(map, k/(n−1))
+/// as RGB in [0, 1]. For a GPU lookup (a 1D texture with linear filtering) or any other client
+/// that needs the same colours as the figures. Throws Error for n < 2.
+std::vector<std::array<float, 3>> colormap_table(Colormap map, int n);
 
 enum class SeriesKind { Line, Scatter, Histogram, VLine, HLine, Heatmap };
 enum class ErrorStyle { Band, Bars };

@@ -30,6 +30,10 @@ struct Schedule {
   double alpha(double t) const;    // signal scale
   double sigma2(double t) const;   // noise variance 1 − α², computed without cancellation
   double sigma(double t) const;
+  /// The inverse of σ²: the time t ≥ 0 with σ²(t) = s2, in closed form (σ² increases in t).
+  /// Not limited to [t_min, t_max]; s2 = 0 gives 0, and +inf where the schedule never gets
+  /// there (a linear schedule with β ≡ 0). Throws Error unless 0 ≤ s2 < 1.
+  double time_at_sigma2(double s2) const;
 
   bool operator==(const Schedule&) const = default;
 };

@@ -11,8 +11,16 @@
 
 namespace diffpath {
 
+/// Rows of ScoreJet's flat layouts in dimension d: the one place the index arithmetic lives.
+struct JetIndex {
+  int d;
+  int J(int i, int j) const { return i * d + j; }                           // ∂_j s_i
+  int H(int i, int j, int k) const { return (i * d + j) * d + k; }          // ∂_j ∂_k s_i
+  int T(int i, int j, int k, int l) const { return ((i * d + j) * d + k) * d + l; }  // ∂_j ∂_k ∂_l s_i
+};
+
 /// A score and its x-derivatives for a batch of n points at one time t. Flat layouts,
-/// one column per point, d = dimension:
+/// one column per point, d = dimension, rows given by JetIndex{d}:
 ///   s(i)                         = s_i
 ///   J(i*d + j)                   = ∂_j s_i
 ///   H((i*d + j)*d + k)           = ∂_j ∂_k s_i

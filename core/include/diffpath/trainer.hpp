@@ -152,7 +152,6 @@ class DsmTrainer {
   /// Called at construction; the background trainer calls it with every published snapshot.
   /// Ignored (returns false) if the parameters are not finite.
   bool mark_good();
-  int64_t good_step() const { return good_.steps; }
   int64_t rollbacks() const { return rollbacks_; }
   const std::string& last_message() const { return message_; }
 

@@ -58,7 +58,7 @@ double w2_squared(const Points& a, const Points& b);
 struct W2Point {
   double eta = 0.0;
   double mean = 0.0;
-  double se = 0.0;                   // sample std / sqrt(trials) (0 for a single trial)
+  double se = 0.0;                   // sample std / sqrt(trials) (NaN for a single trial: stats.hpp)
   std::vector<double> trials;        // W2² of each trial, trial k uses the same seeds at every η
 };
 
@@ -85,8 +85,5 @@ std::vector<W2Point> w2_sweep(const ScoreModel& model, const Schedule& schedule,
                               const std::string& data_spec, const W2SweepOptions& options,
                               const std::atomic<bool>* cancel = nullptr,
                               const SweepProgress& progress = {});
-
-/// Mean and standard error of the mean (sample standard deviation / √n; 0 when n < 2).
-void mean_and_se(const std::vector<double>& values, double& mean, double& se);
 
 }  // namespace diffpath
