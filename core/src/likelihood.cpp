@@ -7,13 +7,13 @@
 //   StateLayout .............. the x | G | H | δx | scalar blocks of a pass's ODE state
 //   gh_rhs, path_gh_rhs ...... the G, H equations (shared by passes 2 and 3)
 //   integrate_piecewise,
-//   snr_grid ................. the δx pass's node grid, equal steps in log SNR
 //   forward_nll .............. pass 1, Tmin → Tmax: x and ∫∇·v
 //   backward_wkb ............. pass 2, Tmax → Tmin: G, H and c (cancelled form)
 //   forward_delta_x .......... pass 3, Tmin → Tmax: c in the paper's δx form
 //   solve_together,
 //   solve_batch .............. a batch as one ODE system; points alone when it fails
 //   evaluate_likelihood ...... batches in parallel, tenfold-tighter rerun, summaries (stats.hpp)
+//   log_snr_grid ............. node times equally spaced in log SNR (also used by NLL(η))
 #include "diffpath/likelihood.hpp"
 
 #include <algorithm>
@@ -201,22 +201,6 @@ PassResult integrate_piecewise(const OdeRhs& F, const std::vector<double>& times
   return {};
 }
 
-// Node times Tmin = t_0 < … < t_K = Tmax equally spaced in the log signal-to-noise ratio
-// λ(t) = log(α²/σ²) (decreasing in t). The G/H equations grow like exp(∫|J| dt), and ∫|J|
-// over a segment is O(Δλ) for scores near the data's, so a fixed Δλ bounds the growth per
-// segment.
-std::vector<double> snr_grid(const Schedule& sch, int K) {
-  auto lambda = [&](double t) { return std::log(sch.alpha(t) * sch.alpha(t) / sch.sigma2(t)); };
-  const double l0 = lambda(sch.t_min), l1 = lambda(sch.t_max);
-  std::vector<double> times(K + 1);
-  times[0] = sch.t_min;
-  times[K] = sch.t_max;
-  for (int k = 1; k < K; ++k) {
-    const double target = l0 + (l1 - l0) * k / K;
-    times[k] = sch.time_at_sigma2(1.0 / (1.0 + std::exp(target)));  // α²/σ² = e^λ, α² + σ² = 1
-  }
-  return times;
-}
 
 // Pass 1, Tmin → Tmax. State: x (d×n) | ℓ (n), ℓ(t) = ∫_{Tmin}^t ∇·v.
 PassResult forward_nll(const ScoreModel& model, const Schedule& sch, const Points& x0,
@@ -369,7 +353,7 @@ PassResult solve_together(const ScoreModel& model, const Schedule& sch, const Po
   out.nll = 0.5 * xT.colwise().squaredNorm().transpose().array() + 0.5 * d * kLog2Pi -
             div_integral.array();
   if (!opt.wkb) return r;
-  const std::vector<double> times = opt.delta_x_form ? snr_grid(sch, kDeltaXSegments)
+  const std::vector<double> times = opt.delta_x_form ? log_snr_grid(sch, kDeltaXSegments)
                                                      : std::vector<double>{sch.t_min, sch.t_max};
   Points x_rec;
   std::vector<Vec> gh_nodes;
@@ -537,6 +521,24 @@ LikelihoodSummary evaluate_likelihood(const ScoreModel& model, const Schedule& s
   sum.wkb_err = std::abs(mean_se(dc).mean);
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return sum;
+}
+
+// Node times equally spaced in the log signal-to-noise ratio λ(t) = log(α²/σ²) (decreasing in
+// t). The G/H equations grow like exp(∫|J| dt), and ∫|J| over a segment is O(Δλ) for scores
+// near the data's, so a fixed Δλ bounds the growth per segment; for the same reason the
+// NLL(η) estimator steps on this grid (likelihood_eta.cpp).
+std::vector<double> log_snr_grid(const Schedule& sch, int K) {
+  if (K < 1) throw Error("log_snr_grid: need at least one interval");
+  auto lambda = [&](double t) { return std::log(sch.alpha(t) * sch.alpha(t) / sch.sigma2(t)); };
+  const double l0 = lambda(sch.t_min), l1 = lambda(sch.t_max);
+  std::vector<double> times(K + 1);
+  times[0] = sch.t_min;
+  times[K] = sch.t_max;
+  for (int k = 1; k < K; ++k) {
+    const double target = l0 + (l1 - l0) * k / K;
+    times[k] = sch.time_at_sigma2(1.0 / (1.0 + std::exp(target)));  // α²/σ² = e^λ, α² + σ² = 1
+  }
+  return times;
 }
 
 }  // namespace diffpath

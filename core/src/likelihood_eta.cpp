@@ -102,9 +102,10 @@ bool run_paths(const ScoreModel& model, const Schedule& sch, double eta,
   out.log_w = Vec::Zero(cols);
   out.ok.assign(cols, 1);
   ScoreJet jet;
+  const JetIndex ix{d};
   const auto divergence = [&](const ScoreJet& j, Vec& div) {
-    div = j.J.row(0).transpose();
-    for (int k = 1; k < d; ++k) div += j.J.row(k * d + k).transpose();
+    div = j.J.row(ix.J(0, 0)).transpose();
+    for (int k = 1; k < d; ++k) div += j.J.row(ix.J(k, k)).transpose();
   };
   Vec div0, div1;
   model.jet(x, fine_t.front(), 1, jet);
@@ -255,25 +256,6 @@ EtaCurvePoint summarize_eta(double eta, int e, int e0, const std::vector<PointRu
 }
 
 }  // namespace
-
-std::vector<double> log_snr_grid(const Schedule& sch, int K) {
-  if (K < 1) throw Error("log_snr_grid: need at least one interval");
-  auto lambda = [&](double t) { return std::log(sch.alpha(t) * sch.alpha(t) / sch.sigma2(t)); };
-  const double l0 = lambda(sch.t_min), l1 = lambda(sch.t_max);
-  std::vector<double> times(K + 1);
-  times[0] = sch.t_min;
-  times[K] = sch.t_max;
-  for (int k = 1; k < K; ++k) {
-    const double target = l0 + (l1 - l0) * k / K;
-    double lo = times[k - 1], hi = sch.t_max;
-    for (int it = 0; it < 200 && hi - lo > 1e-15 * hi; ++it) {
-      const double mid = 0.5 * (lo + hi);
-      (lambda(mid) > target ? lo : hi) = mid;
-    }
-    times[k] = 0.5 * (lo + hi);
-  }
-  return times;
-}
 
 EtaLikelihoodSummary evaluate_likelihood_eta(const ScoreModel& model, const Schedule& schedule,
                                              const Points& x0, const EtaLikelihoodOptions& o,
