@@ -24,6 +24,7 @@ struct NllOptions {
   uint64_t seed = 1;
   int threads = 0, batch = 64;
   bool no_wkb = false, no_error = false, json = false;
+  CLI::Option* n_option = nullptr;  // given: also the row limit of a csv: data set
 };
 
 constexpr const char* kNllHelp =
@@ -72,7 +73,7 @@ void report_excluded(const Points& x0, const LikelihoodSummary& s) {
                  [&] {
                    std::string t;
                    for (int i = 0; i < x0.rows(); ++i)
-                     t += (i ? ", " : "") + std::to_string(x0(i, Eigen::Index(p)));
+                     t += (i ? ", " : "") + format_number(x0(i, Eigen::Index(p)));
                    return t;
                  }()
                      .c_str(),
@@ -83,9 +84,11 @@ void report_excluded(const Points& x0, const LikelihoodSummary& s) {
 }
 
 void run_nll(const NllOptions& o) {
+  check_outputs({o.csv});
   const Schedule schedule = o.model.resolve_schedule();
   const ScoreModelPtr model = o.model.make_model(schedule);
-  const Dataset data = make_dataset(o.data, o.n, o.seed);
+  Dataset data = make_dataset(o.data, o.n, o.seed);
+  if (o.n_option->count() && data.size() > o.n) data.points.conservativeResize(Eigen::NoChange, o.n);
   if (data.dim() != model->dim())
     throw Error("data set " + o.data + " has dimension " + std::to_string(data.dim()) +
                 " but score model " + model->spec() + " has dimension " +
@@ -111,6 +114,7 @@ void run_nll(const NllOptions& o) {
   bar.finish();
   if (!o.csv.empty()) write_per_point_csv(o.csv, data.points, s);
   report_excluded(data.points, s);
+  check_usable(s);
 
   if (o.json) {
     print_json({{"nll", {{"mean", s.nll_mean}, {"se", s.nll_se}, {"err", s.nll_err}}},
@@ -149,22 +153,22 @@ void add_nll_command(CLI::App& app) {
   options->model.add_options(cmd);
   cmd->add_option("--data", options->data, "Data set of the evaluation points (see `data --help`)")
       ->required();
-  cmd->add_option("--n", options->n, "Number of evaluation points")
+  options->n_option = cmd->add_option("--n", options->n, "Number of evaluation points (of a CSV: its first N rows)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 10000000));
+      ->check(in_range(1, 10000000));
   cmd->add_option("--rtol", options->rtol, "Relative ODE tolerance")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--atol", options->atol, "Absolute ODE tolerance")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--seed", options->seed, "Seed of the evaluation points")->capture_default_str();
   cmd->add_option("--threads", options->threads, "Threads (0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--batch", options->batch, "Points per ODE system")
       ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
+      ->check(in_range(1, 100000));
   cmd->add_flag("--no-wkb", options->no_wkb, "NLL only (skip the WKB coefficient)");
   cmd->add_flag("--no-error", options->no_error,
                 "Skip the numerical-error estimate (the rerun at tenfold tighter tolerances)");
