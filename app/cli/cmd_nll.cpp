@@ -88,7 +88,8 @@ void run_nll(const NllOptions& o) {
   const Schedule schedule = o.model.resolve_schedule();
   const ScoreModelPtr model = o.model.make_model(schedule);
   Dataset data = make_dataset(o.data, o.n, o.seed);
-  if (o.n_option->count() && data.size() > o.n) data.points.conservativeResize(Eigen::NoChange, o.n);
+  if (o.n_option->count() && data.size() > o.n)  // a CSV: its first --n rows
+    data.points.conservativeResize(Eigen::NoChange, o.n);
   if (data.dim() != model->dim())
     throw Error("data set " + o.data + " has dimension " + std::to_string(data.dim()) +
                 " but score model " + model->spec() + " has dimension " +
@@ -153,9 +154,10 @@ void add_nll_command(CLI::App& app) {
   options->model.add_options(cmd);
   cmd->add_option("--data", options->data, "Data set of the evaluation points (see `data --help`)")
       ->required();
-  options->n_option = cmd->add_option("--n", options->n, "Number of evaluation points (of a CSV: its first N rows)")
-      ->capture_default_str()
-      ->check(in_range(1, 10000000));
+  options->n_option =
+      cmd->add_option("--n", options->n, "Number of evaluation points (of a CSV: its first N)")
+          ->capture_default_str()
+          ->check(in_range(1, 10000000));
   cmd->add_option("--rtol", options->rtol, "Relative ODE tolerance")
       ->capture_default_str()
       ->check(positive());
