@@ -134,6 +134,26 @@ TEST_CASE("inputs that would make every number NaN are refused with a reason") {
   }
 }
 
+TEST_CASE("a result that is NaN, or uses no points, is an error with a reason") {
+  // A network whose output is ~1e300: every sample overflows. One with output 1e12: every
+  // probability-flow path runs away, so the NLL has no point to average.
+  MlpParams p = MlpParams::init(2, {4}, Activation::Swish, 1);
+  p.W.back().setConstant(1e300);
+  p.b.back().setConstant(1e300);
+  const std::string overflowing = file("overflowing.safetensors");
+  save_checkpoint(overflowing, p, {}, /*f64=*/true);
+  check_error(cli("sample --score model:" + overflowing + " --n 10 --steps 50 --out " + file("w.csv")),
+              "sampling gave non-finite values for 10 of 10 particles");
+  CHECK(!fs::exists(file("w.csv")));
+
+  p.W.back().setConstant(0.1);
+  p.b.back().setConstant(1e12);
+  const std::string runaway = file("runaway.safetensors");
+  save_checkpoint(runaway, p, {}, true);
+  check_error(cli("nll --score model:" + runaway + " --data swissroll --n 4 --no-error"),
+              "no point could be evaluated: all 4 were excluded");
+}
+
 // ------------------------------------------------------------------- 3: hangs
 
 TEST_CASE("devices, directories and impossible headers are refused before reading") {
