@@ -315,6 +315,55 @@ TEST_CASE("divergence rolls back to the last good state and halves the learning 
   CHECK(trainer.steps_done() == 31);
 }
 
+TEST_CASE("loss monitor: batch noise passes, blow-ups and slow climbs do not") {
+  LossMonitor m;
+  Rng rng(3);
+  for (int i = 0; i < 200; ++i) CHECK(m.accept(2.0 * std::exp(0.3 * rng.normal())));
+  CHECK(m.level() == doctest::Approx(2.0).epsilon(0.2));
+  CHECK(m.accept(6.0));      // 3× the level: noisy, but the run has seen such batches
+  LossMonitor spike = m;
+  CHECK(!spike.accept(2e3));  // a thousandfold jump is a blow-up, though finite
+  // A steady climb of 2 % per step: accepted until the level is ten times its lowest.
+  LossMonitor climb = m;
+  int accepted = 0;
+  for (double loss = 2.0; accepted < 1000 && climb.accept(loss); loss *= 1.02) ++accepted;
+  CHECK(accepted > 50);
+  CHECK(accepted < 1000);
+}
+
+TEST_CASE("a finite blow-up is rolled back; repeated ones stop with the last good model") {
+  TrainConfig c = small_config();
+  c.lr = 1e10;
+  DsmTrainer trainer(c);
+  const MlpParams initial = trainer.params();
+  std::string error;
+  int steps = 0;
+  try {
+    for (; steps < 100; ++steps) trainer.step();
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  CHECK(error.find("training diverged 10 times without getting past step 0") == 0);
+  CHECK(trainer.rollbacks() == 10);
+  CHECK(trainer.steps_done() == 0);
+  CHECK(max_diff(trainer.params(), initial) == 0.0);  // the last good model, to be saved
+  CHECK(trainer.lr() == doctest::Approx(1e10 / 1024));
+}
+
+TEST_CASE("background trainer: repeated blow-ups fail the trainer, the snapshot stays good") {
+  TrainConfig c = small_config();
+  c.lr = 1e10;
+  BackgroundTrainer bg(c);
+  const MlpParams initial = bg.snapshot().model->params();
+  bg.start();
+  REQUIRE(wait_for([&] { return bg.status_brief().state == TrainerState::Failed; }));
+  const TrainerStatus st = bg.status();
+  CHECK(st.message.find("failed: training diverged 10 times") == 0);
+  CHECK(st.steps == 0);
+  CHECK(max_diff(bg.snapshot().model->params(), initial) == 0.0);
+  bg.stop();
+}
+
 TEST_CASE("background trainer: start, pause, resume, snapshots, stop") {
   BackgroundTrainer bg(small_config());
   CHECK(bg.status().state == TrainerState::Idle);

@@ -3,18 +3,92 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "diffpath/checkpoint.hpp"
+#include "diffpath/files.hpp"
+#include "diffpath/likelihood.hpp"
 #include "diffpath/trainer.hpp"
 
 namespace diffpath::cli {
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+void check_outputs(std::initializer_list<std::string> paths) {
+  for (const std::string& path : paths)
+    if (!path.empty()) check_output_path(path);
+}
+
+void check_usable(const LikelihoodSummary& s) {
+  if (s.n == 0)
+    throw Error("no point could be evaluated: all " + std::to_string(s.excluded) +
+                " were excluded (reasons above)");
+  if (!std::isfinite(s.nll_mean))
+    throw Error("the NLL of the " + std::to_string(s.n) + " evaluated points is not finite");
+}
+
+namespace {
+
+// The whole text must be a number ("0.5abc" is not); std::nullopt otherwise.
+std::optional<double> whole_number(const std::string& text) {
+  double v = 0.0;
+  const char* begin = text.data() + (!text.empty() && text[0] == '+');
+  const auto [end, ec] = std::from_chars(begin, text.data() + text.size(), v);
+  if (begin == text.data() + text.size() || ec != std::errc() || end != text.data() + text.size())
+    return std::nullopt;
+  return v;
+}
+
+CLI::Validator number_check(std::string description, std::function<bool(double)> ok,
+                            std::string requirement) {
+  return CLI::Validator(
+      [ok = std::move(ok), requirement = std::move(requirement)](std::string& text) -> std::string {
+        const auto v = whole_number(text);
+        if (!v) return "'" + text + "' is not a number";
+        return ok(*v) ? "" : "must be " + requirement + ", got " + text;
+      },
+      std::move(description));
+}
+
+}  // namespace
+
+CLI::Validator positive() {
+  return number_check("POSITIVE", [](double v) { return v > 0; }, "> 0");
+}
+
+CLI::Validator non_negative() {
+  return number_check("NONNEGATIVE", [](double v) { return v >= 0; }, ">= 0");
+}
+
+CLI::Validator in_range(double lo, double hi) {
+  const std::string range = "in [" + format_number(lo) + ", " + format_number(hi) + "]";
+  return number_check(range, [lo, hi](double v) { return v >= lo && v <= hi; }, range);
+}
+
+void check_seed_options(CLI::App& app) {
+  const CLI::Validator seed(
+      [](std::string& text) -> std::string {
+        uint64_t v = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (!text.empty() && text[0] == '-') return "a seed must be >= 0, got " + text;
+        if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+          return "a seed must be an integer in [0, 2^64 - 1], got '" + text + "'";
+        return "";
+      },
+      "SEED");
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    for (CLI::Option* option : sub->get_options())
+      if (option->check_lname("seed") || option->check_lname("data-seed")) option->check(seed);
+    check_seed_options(*sub);
+  }
+}
 
 namespace {
 std::string format_seconds(double s) {
@@ -70,7 +144,7 @@ void ScoreArgs::add_options(CLI::App* cmd) {
                   "simple | cosine | linear[:...] (default: the checkpoint's, else simple)");
   cmd->add_option("--n-data", spec.n_data, "Training-set size for exact:<empirical data set>")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--data-seed", spec.data_seed, "Seed of that training set")
       ->capture_default_str();
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 
 namespace diffpath {
 class DsmTrainer;
+struct LikelihoodSummary;
 }
 
 namespace diffpath::cli {
@@ -30,6 +32,24 @@ void add_kl_command(CLI::App& app);
 /// --eta values: "A:B:K" (K evenly spaced values from A to B inclusive), "a,b,c", or "a";
 /// each in [0, 1]. Throws Error with a one-line reason.
 std::vector<double> parse_eta_list(const std::string& text);
+/// Checks every non-empty path with check_output_path (files.hpp): call it first thing in a
+/// command, so a result that could not be saved is never computed (train --out nodir/m).
+void check_outputs(std::initializer_list<std::string> paths);
+
+/// CLI11 validators with messages people can read: "must be > 0, got 0" instead of CLI11's
+/// "not in range 0.000000 to 17976931…" (a 309-digit number), and "'0.5abc' is not a number"
+/// instead of "not in range". Bounds are inclusive except positive()'s.
+CLI::Validator positive();
+CLI::Validator non_negative();
+CLI::Validator in_range(double lo, double hi);
+
+/// Gives every option named --seed or --data-seed, in every subcommand, the check that it is
+/// an integer in [0, 2^64 − 1]: CLI11 alone wraps "-1" to 18446744073709551615.
+void check_seed_options(CLI::App& app);
+
+/// Throws Error unless a likelihood evaluation used at least one point and its NLL mean is
+/// finite: "0 used" or a NaN mean is not a result.
+void check_usable(const LikelihoodSummary& s);
 
 /// Prints one JSON object on stdout (followed by a newline).
 void print_json(const nlohmann::json& j);

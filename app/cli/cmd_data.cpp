@@ -30,6 +30,7 @@ constexpr const char* kDataHelp =
     "  csv:PATH                  points of a CSV file (1 or 2 numeric columns, header optional)";
 
 void run_data(const DataOptions& o) {
+  check_outputs({o.out});
   const Dataset data = make_dataset(o.data, o.n, o.seed);
   write_points_csv(o.out, data.points);
   if (o.json) {
@@ -50,7 +51,7 @@ void add_data_command(CLI::App& app) {
   cmd->add_option("--data", options->data, "Data set name or spec (see below)")->required();
   cmd->add_option("--n", options->n, "Number of points (ignored for csv:PATH)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 100000000));
+      ->check(in_range(1, 100000000));
   cmd->add_option("--seed", options->seed, "Random seed")->capture_default_str();
   cmd->add_option("--out", options->out, "Output CSV file (header x,y; x in 1D)")->required();
   cmd->add_flag("--json", options->json, "Print {data, n, dim, seed, out} as JSON on stdout");

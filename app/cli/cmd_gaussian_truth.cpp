@@ -90,7 +90,7 @@ void add_gaussian_truth_command(CLI::App& app) {
   cmd->add_option("--delta", o->params.delta, "Mean error of the score")->capture_default_str();
   cmd->add_option("--d", o->params.d, "Dimension")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1000000));
+      ->check(in_range(1, 1000000));
   cmd->add_option("--schedule", o->schedule, "Noise schedule")->capture_default_str();
   cmd->add_option("--eta", o->etas, "Comma-separated eta values in [0, 1]")->capture_default_str();
   cmd->add_flag("--json", o->json, "Print {\"nll\": {eta: value}, \"slope\": ...} as JSON");

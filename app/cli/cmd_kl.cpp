@@ -110,17 +110,17 @@ void add_kl_command(CLI::App& app) {
       ->required();
   cmd->add_option("--n", options->n, "Number of data paths")
       ->capture_default_str()
-      ->check(CLI::Range(2, 10000000));
+      ->check(in_range(2, 10000000));
   cmd->add_option("--steps", options->steps, "Steps of the path grid")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1000000));
+      ->check(in_range(1, 1000000));
   cmd->add_option("--per-time", options->per_time, "Loss draws at each of the 1000 training times")
       ->capture_default_str()
-      ->check(CLI::Range(2, 100000));
+      ->check(in_range(2, 100000));
   cmd->add_option("--seed", options->seed, "Seed of the paths and the loss draws")->capture_default_str();
   cmd->add_option("--threads", options->threads, "Threads (0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_flag("--json", options->json,
                 "Print {kl:{actions,loss_formula}, loss:{model,exact}, paths, steps, ...} as JSON");
   cmd->callback([options] { run_kl(*options); });

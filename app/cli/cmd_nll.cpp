@@ -29,6 +29,7 @@ struct NllOptions {
   std::string eta;
   int paths = EtaLikelihoodOptions{}.paths, eta_steps = EtaLikelihoodOptions{}.steps;
   int eta_error_points = EtaLikelihoodOptions{}.error_points;
+  CLI::Option* n_option = nullptr;  // given: also the row limit of a csv: data set
 };
 
 constexpr const char* kNllHelp =
@@ -108,7 +109,7 @@ void report_excluded(const Points& x0, const LikelihoodSummary& s) {
                  [&] {
                    std::string t;
                    for (int i = 0; i < x0.rows(); ++i)
-                     t += (i ? ", " : "") + std::to_string(x0(i, Eigen::Index(p)));
+                     t += (i ? ", " : "") + format_number(x0(i, Eigen::Index(p)));
                    return t;
                  }()
                      .c_str(),
@@ -119,9 +120,12 @@ void report_excluded(const Points& x0, const LikelihoodSummary& s) {
 }
 
 void run_nll(const NllOptions& o) {
+  check_outputs({o.csv});
   const Schedule schedule = o.model.resolve_schedule();
   const ScoreModelPtr model = o.model.make_model(schedule);
-  const Dataset data = make_dataset(o.data, o.n, o.seed);
+  Dataset data = make_dataset(o.data, o.n, o.seed);
+  if (o.n_option->count() && data.size() > o.n)  // a CSV: its first --n rows
+    data.points.conservativeResize(Eigen::NoChange, o.n);
   if (data.dim() != model->dim())
     throw Error("data set " + o.data + " has dimension " + std::to_string(data.dim()) +
                 " but score model " + model->spec() + " has dimension " +
@@ -164,6 +168,7 @@ void run_nll(const NllOptions& o) {
   }
   if (!o.csv.empty()) write_per_point_csv(o.csv, data.points, s, with_eta ? &es : nullptr);
   report_excluded(data.points, s);
+  check_usable(s);
   std::vector<double> minus_c;
   for (const PointLikelihood& pt : s.points)
     if (pt.ok && opt.wkb) minus_c.push_back(-pt.c);
@@ -238,22 +243,23 @@ void add_nll_command(CLI::App& app) {
   options->model.add_options(cmd);
   cmd->add_option("--data", options->data, "Data set of the evaluation points (see `data --help`)")
       ->required();
-  cmd->add_option("--n", options->n, "Number of evaluation points")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 10000000));
+  options->n_option =
+      cmd->add_option("--n", options->n, "Number of evaluation points (of a CSV: its first N)")
+          ->capture_default_str()
+          ->check(in_range(1, 10000000));
   cmd->add_option("--rtol", options->rtol, "Relative ODE tolerance")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--atol", options->atol, "Absolute ODE tolerance")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--seed", options->seed, "Seed of the evaluation points")->capture_default_str();
   cmd->add_option("--threads", options->threads, "Threads (0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--batch", options->batch, "Points per ODE system")
       ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
+      ->check(in_range(1, 100000));
   cmd->add_flag("--no-wkb", options->no_wkb, "NLL only (skip the WKB coefficient)");
   cmd->add_flag("--no-error", options->no_error,
                 "Skip the numerical-error estimate (the rerun at tenfold tighter tolerances)");
@@ -261,14 +267,14 @@ void add_nll_command(CLI::App& app) {
                   "Also NLL(eta) of the eta-sampler at these eta: A:B:K, a,b,c or one value");
   cmd->add_option("--paths", options->paths, "Importance-sampling paths per point and eta > 0")
       ->capture_default_str()
-      ->check(CLI::Range(2, 1000000));
+      ->check(in_range(2, 1000000));
   cmd->add_option("--eta-steps", options->eta_steps, "Stochastic Heun steps of NLL(eta)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1000000));
+      ->check(in_range(1, 1000000));
   cmd->add_option("--eta-error-points", options->eta_error_points,
                   "Points rerun at half the step for NLL(eta)'s err (-1 = all, 0 = none)")
       ->capture_default_str()
-      ->check(CLI::Range(-1, 100000000));
+      ->check(in_range(-1, 100000000));
   cmd->add_option("--csv", options->csv,
                   "Per-point CSV: x,y,nll,c,c_err,nll_err,ok[,nll_eta_<eta>...]");
   cmd->add_flag("--json", options->json,

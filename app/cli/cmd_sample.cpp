@@ -76,7 +76,19 @@ void plot_samples(const SampleCliOptions& o, const Points& samples) {
   std::fprintf(stderr, "wrote plot %s\n", o.plot.c_str());
 }
 
+// Samples that are NaN or ±Inf are garbage, not a result: the score model (or the data of an
+// exact score) overflows along the paths.
+void check_finite_samples(const Points& samples, const std::string& score) {
+  const Eigen::Index bad = samples.cols() - (samples.array().isFinite().colwise().all()).count();
+  if (bad > 0)
+    throw Error("sampling gave non-finite values for " + std::to_string(bad) + " of " +
+                std::to_string(samples.cols()) + " particles: the score " + score +
+                " overflows along the paths; nothing was written");
+}
+
 void run_sample(SampleCliOptions o) {
+  check_outputs({o.out, o.trajectories, o.plot});
+  if (!o.plot.empty()) figure_format_for_path(o.plot);  // a bad extension fails now, not after
   const Schedule schedule = o.model.resolve_schedule();
   const ScoreModelPtr model = o.model.make_model(schedule);
   o.sampler.solver = o.solver == "heun" ? Solver::Heun : Solver::EulerMaruyama;
@@ -92,6 +104,7 @@ void run_sample(SampleCliOptions o) {
   char extra[64];
   std::snprintf(extra, sizeof extra, "(%.3g particle-steps/s)", rate);
   bar.finish(extra);
+  check_finite_samples(r.samples, o.model.score);
 
   write_points_csv(o.out, r.samples);
   if (!o.trajectories.empty())
@@ -133,13 +146,13 @@ void add_sample_command(CLI::App& app) {
   o->model.add_options(cmd);
   cmd->add_option("--eta", o->sampler.eta, "Noise level: 1 = reverse SDE, 0 = probability-flow ODE")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   cmd->add_option("--n", o->sampler.n, "Number of particles")
       ->capture_default_str()
-      ->check(CLI::Range(1, 100000000));
+      ->check(in_range(1, 100000000));
   cmd->add_option("--steps", o->sampler.steps, "Time steps from Tmax to Tmin")
       ->capture_default_str()
-      ->check(CLI::Range(1, 100000000));
+      ->check(in_range(1, 100000000));
   cmd->add_option("--seed", o->sampler.seed, "Seed (same seed: same start points and noise)")
       ->capture_default_str();
   cmd->add_option("--solver", o->solver, "em (any eta) or heun (eta = 0)")
@@ -147,13 +160,13 @@ void add_sample_command(CLI::App& app) {
       ->check(CLI::IsMember({"em", "heun"}));
   cmd->add_option("--threads", o->sampler.threads, "Threads (0 = all cores)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--out", o->out, "Samples CSV (header x,y; x in 1D)")->required();
   CLI::Option* traj =
       cmd->add_option("--trajectories", o->trajectories, "Trajectory CSV (long format + action)");
   cmd->add_option("--stride", o->sampler.stride, "Record a trajectory frame every K steps")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->needs(traj);
   cmd->add_option("--plot", o->plot, "Also draw the samples (.png, .svg or .pdf)");
   cmd->add_option("--plot-data", o->plot_data, "Data set drawn in grey under the samples");

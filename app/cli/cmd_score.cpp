@@ -49,6 +49,7 @@ ScoreModelPtr with_precision(ScoreModelPtr model, const std::string& precision) 
 }
 
 void run_score(const ScoreOptions& o) {
+  check_outputs({o.out});
   if (!std::isfinite(o.t) || o.t <= 0.0)
     throw Error("--t must be a positive finite time, got " + std::to_string(o.t));
   const Schedule schedule = o.model.resolve_schedule();
@@ -100,7 +101,7 @@ void add_score_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "Threads (0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_flag("--json", options->json, "Print {score, t, schedule, n, dim, out} as JSON");
   cmd->callback([options] { run_score(*options); });
 }

@@ -1,10 +1,12 @@
 // diffpath-cli train: denoising score matching (DESIGN §1.2) of an MLP score network, saved as
 // a safetensors checkpoint with its training recipe in the metadata.
-#include <atomic>
+#include <signal.h>
+
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <string>
@@ -41,13 +43,38 @@ struct TrainArgs {
   bool json = false;
 };
 
-// Ctrl-C stops training between steps; the model so far is saved (atomically) and the command
-// still fails, so scripts notice. A second Ctrl-C kills at once (default handler restored).
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) {
-  g_interrupted = true;
-  std::signal(SIGINT, SIG_DFL);
-}
+// Ctrl-C, SIGTERM and SIGHUP stop training between steps; the model so far is saved
+// (atomically) and the command still fails, so scripts notice. Further signals while the save
+// runs are absorbed (the handler stays installed until the files are written): a second Ctrl-C
+// or a TERM right after the first must not lose the model.
+volatile std::sig_atomic_t g_signal = 0;
+extern "C" void on_stop_signal(int signo) { g_signal = signo; }
+
+/// Installs on_stop_signal for INT, TERM and HUP; restores the previous handlers when done.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_signal = 0;
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &action, &previous_[i]);
+  }
+  ~StopSignals() {
+    for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &previous_[i], nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  static bool raised() { return g_signal != 0; }
+  static std::string name() {
+    return g_signal == SIGINT ? "Ctrl-C (SIGINT)" : g_signal == SIGTERM ? "SIGTERM" : "SIGHUP";
+  }
+
+ private:
+  static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction previous_[std::size(kSignals)];
+};
 
 std::string fmt(const char* format, double value) {
   char buf[64];
@@ -72,6 +99,7 @@ class RecentLoss {
 };
 
 void run_train(const TrainArgs& a) {
+  check_outputs({a.out, a.loss_csv});
   if (a.hidden < 1 || a.depth < 1) throw Error("--hidden and --depth must be ≥ 1");
   if (a.loss_every < 1) throw Error("--loss-every must be ≥ 1");
   TrainConfig config;
@@ -91,36 +119,34 @@ void run_train(const TrainArgs& a) {
   const int64_t total = a.epochs > 0 ? a.epochs * trainer.steps_per_epoch()
                                      : (a.steps > 0 ? a.steps : 5000);
   constexpr int64_t kGoodEvery = 100;        // rollback point refreshed every 100 steps
-  constexpr int kMaxConsecutiveRollbacks = 20;
 
   ProgressBar bar("train", !a.quiet);
   RecentLoss recent;
   std::vector<double> csv_rows;  // step, epoch, loss, lr (flattened)
   double csv_sum = 0.0;
   int csv_count = 0;
-  int consecutive_rollbacks = 0;
+  std::string failure;  // the trainer gave up diverging; it is at its last good state
   const auto start = std::chrono::steady_clock::now();
 
-  g_interrupted = false;
-  auto previous_handler = std::signal(SIGINT, on_sigint);
-  while (trainer.steps_done() < total && !g_interrupted) {
+  StopSignals signals;  // until the model is saved
+  while (trainer.steps_done() < total && !StopSignals::raised()) {
     const int64_t rollbacks = trainer.rollbacks();
-    const double loss = trainer.step();
+    double loss = NAN;
+    try {
+      loss = trainer.step();
+    } catch (const Error& e) {
+      failure = e.what();
+    }
     if (trainer.rollbacks() != rollbacks) {
       std::fprintf(stderr, "\ndiffpath-cli train: %s\n", trainer.last_message().c_str());
-      if (++consecutive_rollbacks >= kMaxConsecutiveRollbacks) {
-        std::signal(SIGINT, previous_handler);
-        throw Error("training diverged " + std::to_string(consecutive_rollbacks) +
-                    " times in a row (" + trainer.last_message() + "); try a smaller --lr");
-      }
       // Drop CSV rows of the steps that were undone.
       while (!csv_rows.empty() && csv_rows[csv_rows.size() - 4] > double(trainer.steps_done()))
         csv_rows.resize(csv_rows.size() - 4);
       csv_sum = 0.0;
       csv_count = 0;
+      if (!failure.empty()) break;
       continue;
     }
-    consecutive_rollbacks = 0;
     recent.add(loss);
     const int64_t step = trainer.steps_done();
     if (step % kGoodEvery == 0) trainer.mark_good();
@@ -139,12 +165,11 @@ void run_train(const TrainArgs& a) {
                "step " + std::to_string(step) + "/" + std::to_string(total) + "  loss " +
                    fmt("%.4g", recent.mean()) + "  " + fmt("%.0f", step / seconds) + " steps/s");
   }
-  std::signal(SIGINT, previous_handler);
   const int64_t steps = trainer.steps_done();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const bool interrupted = g_interrupted.load();
-  if (interrupted)
+  const bool interrupted = StopSignals::raised() && failure.empty();
+  if (interrupted || !failure.empty())
     std::fprintf(stderr, "\n");
   else
     bar.finish("loss " + fmt("%.4g", recent.mean()));
@@ -169,6 +194,7 @@ void run_train(const TrainArgs& a) {
       {"train_seconds", fmt("%.3f", seconds)},
   };
   if (interrupted) metadata["interrupted"] = "true";
+  if (!failure.empty()) metadata["diverged"] = "true";
   save_checkpoint(a.out, trainer.params(), metadata, a.f64);
 
   if (!a.loss_csv.empty()) {
@@ -177,9 +203,11 @@ void run_train(const TrainArgs& a) {
         Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, 4, Eigen::RowMajor>>(csv_rows.data(), n, 4);
     write_table_csv(a.loss_csv, {"step", "epoch", "loss", "lr"}, rows);
   }
+  if (!failure.empty())
+    throw Error(failure + " (step " + std::to_string(steps) + ", saved in " + a.out + ")");
   if (interrupted)
-    throw Error("interrupted at step " + std::to_string(steps) + " (the model so far is in " +
-                a.out + ")");
+    throw Error("interrupted by " + StopSignals::name() + " at step " + std::to_string(steps) +
+                " (the model so far is in " + a.out + ")");
   if (a.json) {
     print_json({{"out", a.out},
                 {"steps", steps},
@@ -206,21 +234,25 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--schedule", args->schedule, "Noise schedule (simple, cosine, linear:...)")
       ->capture_default_str();
   auto* steps = cmd->add_option("--steps", args->steps, "Adam steps (default 5000)")
-                    ->check(CLI::PositiveNumber);
+                    ->check(positive());
   cmd->add_option("--epochs", args->epochs,
                   "Passes over the training set instead of --steps (paper: 16000)")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->excludes(steps);
-  cmd->add_option("--batch", args->batch, "Mini-batch size")->capture_default_str();
-  cmd->add_option("--lr", args->lr, "Adam learning rate")->capture_default_str();
-  cmd->add_option("--n-data", args->n_data, "Training-set size")->capture_default_str();
+  cmd->add_option("--batch", args->batch, "Mini-batch size")->capture_default_str()->check(positive());
+  cmd->add_option("--lr", args->lr, "Adam learning rate")->capture_default_str()->check(positive());
+  cmd->add_option("--n-data", args->n_data, "Training-set size")
+      ->capture_default_str()
+      ->check(positive());
   cmd->add_option("--hidden", args->hidden, "Width of the hidden layers")->capture_default_str();
   cmd->add_option("--depth", args->depth, "Number of hidden layers")->capture_default_str();
   cmd->add_option("--activation", args->activation, "swish, tanh or softplus")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed of the data set, the weights and the batches")
       ->capture_default_str();
-  cmd->add_option("--threads", args->threads, "Threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Threads (0: all cores)")
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_flag("--fresh", args->fresh, "Fresh data samples every step (no fixed training set)");
   cmd->add_option("--out", args->out, "Checkpoint to write (.safetensors)")->required();
   cmd->add_option("--loss-csv", args->loss_csv, "Write the loss curve (step,epoch,loss,lr)");

@@ -68,6 +68,7 @@ void run_w2(const W2Cli& o) {
   opt.steps = o.steps;
   opt.seed = o.seed;
   opt.threads = o.threads;
+  check_outputs({o.csv, o.plot});
   if (!o.plot.empty()) figure_format_for_path(o.plot);   // a bad extension fails before the work
 
   const Schedule schedule = o.model.resolve_schedule();
@@ -122,17 +123,17 @@ void add_w2_command(CLI::App& app) {
   cmd->add_option("--eta", o->eta, "A:B:K, a comma list, or one value")->capture_default_str();
   cmd->add_option("--trials", o->trials, "Trials per eta")
       ->capture_default_str()
-      ->check(CLI::Range(1, 10000));
+      ->check(in_range(1, 10000));
   cmd->add_option("--n", o->n, "Samples (and data points) per trial")
       ->capture_default_str()
-      ->check(CLI::Range(1, 8000));
+      ->check(in_range(1, 8000));
   cmd->add_option("--steps", o->steps, "Euler-Maruyama steps")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1000000));
+      ->check(in_range(1, 1000000));
   cmd->add_option("--seed", o->seed, "Seed of samples and data")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Threads (0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--csv", o->csv, "Write eta,w2_squared,se,trial_1..trial_K");
   cmd->add_option("--plot", o->plot, "Save the curve as .png, .svg or .pdf");
   cmd->add_flag("--json", o->json, "Print {w2:[{eta,mean,se,trials}], n, trials, ...} as JSON");

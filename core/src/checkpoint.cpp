@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "diffpath/files.hpp"
 
 namespace diffpath {
 
@@ -17,6 +17,7 @@ namespace {
 using Bytes = std::vector<unsigned char>;
 
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // the safetensors reference limit (100 MB)
+constexpr uint64_t kMaxFileBytes = uint64_t(1) << 30;
 
 // Little-endian integers assembled byte by byte: independent of the host's byte order.
 uint64_t read_le(const unsigned char* p, int bytes) {
@@ -77,12 +78,10 @@ class Reader {
     throw Error("checkpoint '" + path_ + "': " + why);
   }
 
+  // Bounded: a checkpoint of the largest network anyone trains here is a few MB.
   Bytes read_file() const {
-    std::ifstream in(path_, std::ios::binary);
-    if (!in) fail("cannot open file");
-    Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) fail("read error");
-    return bytes;
+    const std::string text = read_regular_file(path_, "checkpoint", kMaxFileBytes);
+    return Bytes(text.begin(), text.end());
   }
 
   RawTensor tensor(const std::string& name, const nlohmann::json& entry, const Bytes& file,
@@ -231,26 +230,11 @@ void save_checkpoint(const std::string& path, const MlpParams& params,
   Bytes head;
   write_le(head, text.size(), 8);
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot write checkpoint '" + tmp + "'");
-    out.write(reinterpret_cast<const char*>(head.data()), std::streamsize(head.size()));
-    out.write(text.data(), std::streamsize(text.size()));
-    out.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      throw Error("write error on checkpoint '" + tmp + "'");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error("cannot move checkpoint into place at '" + path + "'");
-  }
+  AtomicFile out(path);
+  out.write(std::string_view(reinterpret_cast<const char*>(head.data()), head.size()));
+  out.write(text);
+  out.write(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+  out.commit();
 }
 
 Checkpoint load_checkpoint(const std::string& path) {

@@ -4,6 +4,7 @@
 #include "diffpath/dataset.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <numbers>
 
@@ -133,10 +134,24 @@ Points read_dataset_csv(const Spec& spec) {
   if (p.rows() > 2)
     throw Error("CSV data set '" + spec.rest + "' has " + std::to_string(p.rows()) +
                 " columns; expected 2 (x,y) or 1 (x)");
+  check_data_points(p, "CSV data set '" + spec.rest + "'");
   return p;
 }
 
 }  // namespace
+
+void check_data_points(const Points& points, const std::string& source) {
+  if (points.size() == 0) throw Error(source + ": no data points");
+  for (Eigen::Index i = 0; i < points.cols(); ++i)
+    for (Eigen::Index j = 0; j < points.rows(); ++j) {
+      const double v = points(j, i);
+      if (std::isfinite(v) && std::abs(v) <= kMaxDataMagnitude) continue;
+      char value[32];
+      std::snprintf(value, sizeof value, "%.3g", v);
+      throw Error(source + ": point " + std::to_string(i + 1) + " has coordinate " + value +
+                  ", beyond ±1e6; diffusion models need data of order one (rescale it)");
+    }
+}
 
 // ---------------------------------------------------------------- GaussianMixture
 

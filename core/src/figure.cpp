@@ -18,18 +18,15 @@
 #include <cairo.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <memory>
-#include <system_error>
-#include <unistd.h>
 
 #include "diffpath/common.hpp"
+#include "diffpath/files.hpp"
 
 namespace diffpath {
 
@@ -1238,23 +1235,7 @@ void save_figure(const Figure& fig, const std::string& path, int width, int heig
                  double scale) {
   const FigureFormat format = figure_format_for_path(path);
   const std::string bytes = render_figure(fig, format, width, height, scale);
-  // A unique temporary name next to the target, so rename() is atomic (same file system).
-  static std::atomic<unsigned> counter{0};
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid()) + "." +
-                          std::to_string(counter.fetch_add(1));
-  auto fail = [&](int err) {
-    std::remove(tmp.c_str());
-    throw Error("cannot write '" + path + "': " + std::generic_category().message(err));
-  };
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(errno);
-  if (std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) {
-    const int err = errno;
-    std::fclose(f);
-    fail(err);
-  }
-  if (std::fclose(f) != 0) fail(errno);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
+  write_file_atomic(path, bytes);
 }
 
 }  // namespace diffpath

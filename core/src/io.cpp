@@ -7,9 +7,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <string_view>
+
+#include "diffpath/files.hpp"
 
 namespace diffpath {
 namespace {
@@ -34,14 +35,46 @@ std::vector<std::string_view> split_cells(std::string_view line) {
   }
 }
 
-// The whole cell must be a number (from_chars is locale-independent, unlike strtod).
-// NaN and Inf parse here; the caller rejects them with their own message.
-std::optional<double> parse_cell(std::string_view cell) {
+constexpr uint64_t kMaxCsvBytes = uint64_t(256) << 20;  // a bound, so no input can exhaust memory
+constexpr size_t kMaxCsvColumns = 1000;
+
+// A cell of a CSV row. The whole cell must be a number (from_chars is locale-independent,
+// unlike strtod). `looks_numeric` also holds for numbers a double cannot represent (1e309) and
+// for nan/inf: such a row is data with a bad value, not a header.
+struct Cell {
+  std::optional<double> value;
+  bool looks_numeric = false;
+  bool out_of_range = false;
+};
+
+Cell parse_cell(std::string_view cell) {
   if (!cell.empty() && cell.front() == '+') cell.remove_prefix(1);
+  Cell c;
+  if (cell.empty()) return c;
   double value = 0.0;
   const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
-  if (cell.empty() || ec != std::errc() || end != cell.data() + cell.size()) return std::nullopt;
-  return value;
+  if (end != cell.data() + cell.size()) return c;
+  c.looks_numeric = ec == std::errc() || ec == std::errc::result_out_of_range;
+  c.out_of_range = ec == std::errc::result_out_of_range;
+  if (ec == std::errc()) c.value = value;
+  return c;
+}
+
+// A cell as it may appear in a one-line message: at most 32 characters, control and other
+// non-ASCII bytes escaped.
+std::string quoted(std::string_view cell) {
+  std::string out = "'";
+  for (size_t i = 0; i < cell.size() && i < 32; ++i) {
+    const unsigned char ch = static_cast<unsigned char>(cell[i]);
+    if (ch >= 0x20 && ch < 0x7f) {
+      out += char(ch);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+      out += buf;
+    }
+  }
+  return out + (cell.size() > 32 ? "...'" : "'");
 }
 
 [[noreturn]] void fail_at(const std::string& path, int line, const std::string& reason) {
@@ -50,23 +83,13 @@ std::optional<double> parse_cell(std::string_view cell) {
 
 // ---------------------------------------------------------------- writing
 
-std::string error_text() { return std::strerror(errno); }
-
-// Writes to path.tmp and renames on commit(); the temporary is removed if commit() is never
-// reached. Output is buffered in a string so large trajectory files stay fast.
+// An AtomicFile (files.hpp) with the output buffered in a string, so large trajectory files
+// stay fast, and numbers written without printf's locale.
 class AtomicWriter {
  public:
-  explicit AtomicWriter(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
-    file_ = std::fopen(tmp_.c_str(), "wb");
-    if (!file_) throw Error("cannot write '" + path_ + "': " + error_text());
+  explicit AtomicWriter(const std::string& path) : file_(path) {
     buffer_.reserve(kFlushBytes + 4096);
   }
-  ~AtomicWriter() {
-    if (file_) std::fclose(file_);
-    if (!committed_) std::remove(tmp_.c_str());
-  }
-  AtomicWriter(const AtomicWriter&) = delete;
-  AtomicWriter& operator=(const AtomicWriter&) = delete;
 
   void text(std::string_view s) {
     buffer_.append(s);
@@ -80,25 +103,17 @@ class AtomicWriter {
   void integer(long long v) { buffer_.append(std::to_string(v)); }
   void commit() {
     flush();
-    const bool closed = std::fclose(file_) == 0;
-    file_ = nullptr;
-    if (!closed) throw Error("cannot write '" + path_ + "': " + error_text());
-    if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
-      throw Error("cannot write '" + path_ + "': " + error_text());
-    committed_ = true;
+    file_.commit();
   }
 
  private:
   static constexpr size_t kFlushBytes = 1 << 20;
   void flush() {
-    if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size())
-      throw Error("cannot write '" + path_ + "': " + error_text());
+    file_.write(buffer_);
     buffer_.clear();
   }
-  std::string path_, tmp_;
-  std::FILE* file_ = nullptr;
+  AtomicFile file_;
   std::string buffer_;
-  bool committed_ = false;
 };
 
 std::string coordinate_header(int d) {
@@ -112,23 +127,29 @@ std::string coordinate_header(int d) {
 }  // namespace
 
 Points read_points_csv(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open CSV file '" + path + "': " + error_text());
+  std::string_view text;
+  const std::string bytes = read_regular_file(path, "cannot read CSV file", kMaxCsvBytes);
+  text = bytes;
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 byte-order mark
 
   std::vector<double> values;  // row-major while reading
   int columns = 0, rows = 0, line_no = 0;
   bool seen_first_row = false;
-  std::string line;
-  while (std::getline(in, line)) {
+  std::vector<Cell> parsed;
+  while (!text.empty()) {
+    const size_t newline = text.find('\n');
+    const std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
     ++line_no;
     if (trim(line).empty()) continue;
+    if (size_t(std::count(line.begin(), line.end(), ',')) >= kMaxCsvColumns)
+      fail_at(path, line_no, "more than " + std::to_string(kMaxCsvColumns) + " columns");
     const auto cells = split_cells(line);
-    std::vector<std::optional<double>> parsed;
-    parsed.reserve(cells.size());
+    parsed.clear();
     int numeric = 0;
     for (auto cell : cells) {
       parsed.push_back(parse_cell(cell));
-      numeric += parsed.back().has_value();
+      numeric += parsed.back().looks_numeric;
     }
     if (!seen_first_row) {
       seen_first_row = true;
@@ -141,14 +162,15 @@ Points read_points_csv(const std::string& path) {
     for (size_t c = 0; c < cells.size(); ++c) {
       const std::string column = " in column " + std::to_string(c + 1);
       if (cells[c].empty()) fail_at(path, line_no, "empty cell" + column);
-      if (!parsed[c]) fail_at(path, line_no, "non-numeric cell '" + std::string(cells[c]) + "'" + column);
-      if (!std::isfinite(*parsed[c]))
-        fail_at(path, line_no, "non-finite value '" + std::string(cells[c]) + "'" + column);
-      values.push_back(*parsed[c]);
+      if (parsed[c].out_of_range)
+        fail_at(path, line_no, "value " + quoted(cells[c]) + " out of range of a double" + column);
+      if (!parsed[c].value) fail_at(path, line_no, "non-numeric cell " + quoted(cells[c]) + column);
+      if (!std::isfinite(*parsed[c].value))
+        fail_at(path, line_no, "non-finite value " + quoted(cells[c]) + column);
+      values.push_back(*parsed[c].value);
     }
     ++rows;
   }
-  if (in.bad()) throw Error("cannot read CSV file '" + path + "': " + error_text());
   if (rows == 0)
     fail_at(path, std::max(line_no, 1), line_no == 0 ? "empty file (no data rows)" : "no data rows");
   return Eigen::Map<const Eigen::MatrixXd>(values.data(), columns, rows);

@@ -24,8 +24,7 @@ void validate(const ScoreModel& model, const Schedule& schedule, const SamplerOp
   if (o.stride < 0) throw Error("sample: stride must be >= 0, got " + std::to_string(o.stride));
   if (o.solver == Solver::Heun && o.eta != 0.0)
     throw Error("sample: the Heun solver is deterministic and needs eta = 0");
-  if (!(schedule.t_max > schedule.t_min))
-    throw Error("sample: the schedule needs t_max > t_min");
+  schedule.validate();
 }
 
 /// F_{θ,η}(x, t) (eta_model.hpp); `score` is scratch for s.

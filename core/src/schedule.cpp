@@ -35,18 +35,28 @@ Schedule Schedule::parse(const std::string& text) {
   } else if (spec.name == "linear") {
     spec.expect_keys({"bmin", "bmax", "tmin", "tmax"});
     s = linear(spec.number("bmin", 0.1), spec.number("bmax", 20.0));
-    if (s.beta_min < 0 || s.beta_max < s.beta_min)
-      throw Error("linear schedule needs 0 <= bmin <= bmax");
   } else {
     throw Error("unknown schedule '" + text + "' (use simple, cosine or linear:bmin=..,bmax=..)");
   }
   s.t_min = spec.number("tmin", s.t_min);
   s.t_max = spec.number("tmax", s.t_max);
-  const double t_end = s.kind == ScheduleKind::Cosine ? 1.0 : INFINITY;
-  if (!(s.t_min > 0 && s.t_min < s.t_max && s.t_max < t_end + (t_end == 1.0 ? -1e-12 : 0)))
-    throw Error("schedule '" + text + "': need 0 < tmin < tmax" +
-                (s.kind == ScheduleKind::Cosine ? " < 1" : ""));
+  s.validate();
   return s;
+}
+
+void Schedule::validate() const {
+  const auto fail = [&](const std::string& why) { throw Error("schedule '" + spec() + "': " + why); };
+  const bool cosine = kind == ScheduleKind::Cosine;
+  if (!(t_min > 0 && t_min < t_max && t_max < (cosine ? 1.0 - 1e-12 : INFINITY)))
+    fail(std::string("need 0 < tmin < tmax") + (cosine ? " < 1" : ""));
+  if (kind != ScheduleKind::Cosine && !(beta_min >= 0 && beta_max >= beta_min))
+    fail("need 0 <= bmin <= bmax");
+  // f, g², α, σ are monotone in t for every kind, so the two ends bound the whole range.
+  for (const double t : {t_min, t_max})
+    if (!(g2(t) > 0) || !(sigma2(t) > 0) || !std::isfinite(g2(t)) || !std::isfinite(alpha(t)))
+      fail("the noise vanishes or overflows at t = " + format_number(t) +
+           " (g² = " + format_number(g2(t)) + ", σ² = " + format_number(sigma2(t)) +
+           "); every computation would be NaN");
 }
 
 std::string Schedule::spec() const {

@@ -50,6 +50,29 @@ void adam_step(Eigen::Ref<Eigen::VectorXf> params, const Eigen::Ref<const Eigen:
   params.array() -= step * state.m.array() / (state.v.array().sqrt() * inv_sqrt_bc2 + eps);
 }
 
+namespace {
+constexpr int64_t kMonitorWindow = 50;
+const double kLog10 = std::log(10.0);
+}  // namespace
+
+bool LossMonitor::accept(double loss) {
+  const double x = std::log(std::max(loss, 1e-300));
+  if (count_ > 0) {
+    if (x > mean_ + std::max(kLog10, 8.0 * deviation_)) return false;  // a sudden blow-up
+    if (count_ >= kMonitorWindow && mean_ > lowest_ + kLog10) return false;  // a slow climb
+  }
+  const double w = 1.0 / double(std::min(count_ + 1, kMonitorWindow));
+  deviation_ = count_ == 0 ? 0.0 : deviation_ + w * (std::abs(x - mean_) - deviation_);
+  mean_ = count_ == 0 ? x : mean_ + w * (x - mean_);
+  ++count_;
+  if (count_ >= kMonitorWindow) lowest_ = count_ == kMonitorWindow ? mean_ : std::min(lowest_, mean_);
+  return true;
+}
+
+double LossMonitor::level() const {
+  return count_ == 0 ? std::numeric_limits<double>::quiet_NaN() : std::exp(mean_);
+}
+
 namespace detail {
 
 NetLayout::NetLayout(std::vector<int> w) : widths(std::move(w)) {
@@ -234,15 +257,7 @@ void validate(const TrainConfig& c) {
   if (c.max_steps < 0) fail("max_steps must be ≥ 0");
   if (c.snapshot_every_steps < 0 || c.snapshot_every_ms < 0) fail("snapshot periods must be ≥ 0");
   if (c.data.size() == 0 && c.n_data < 1) fail("n_data must be ≥ 1");
-  const Schedule& s = c.schedule;
-  if (!(s.t_min > 0) || !(s.t_max > s.t_min) || !std::isfinite(s.t_max))
-    fail("schedule needs 0 < Tmin < Tmax");
-  for (int k : {0, kTrainTimeGrid - 1}) {
-    const double t = train_grid_time(s, k);
-    if (!(s.sigma(t) > 0) || !std::isfinite(s.alpha(t)) || !std::isfinite(s.g2(t)))
-      fail("schedule " + s.spec() + " has σ(t) = 0 or non-finite values at t = " +
-           std::to_string(t));
-  }
+  c.schedule.validate();
 }
 
 }  // namespace
@@ -262,7 +277,7 @@ DsmTrainer::DsmTrainer(TrainConfig config, const MlpParams* initial)
                              config_.data_seed)
                     .points;
   if (data_.cols() < 1 || data_.rows() < 1) throw Error("training: the data set is empty");
-  if (!data_.allFinite()) throw Error("training: the data contain NaN or Inf");
+  check_data_points(data_, "training data '" + config_.data_spec + "'");
   dim_ = int(data_.rows());
   data_f_ = data_.cast<float>();
   config_.data = Points();  // the copy in data_ is the one used
@@ -303,7 +318,7 @@ DsmTrainer::DsmTrainer(TrainConfig config, const MlpParams* initial)
   batch_in_.resize(dim_ + 1, config_.batch);
   batch_target_.resize(dim_, config_.batch);
   batch_weight_.resize(config_.batch);
-  mark_good();
+  good_ = {theta_, adam_, steps_, monitor_};  // the first rollback point
 }
 
 DsmTrainer::~DsmTrainer() = default;
@@ -409,15 +424,15 @@ double DsmTrainer::step() {
   const int64_t this_step = steps_ + 1;
   const int n = next_batch();
   const double loss = run_batch(n, true);
-  if (!std::isfinite(loss) || !grad_.allFinite()) {
-    rollback(this_step);
-    return std::numeric_limits<double>::quiet_NaN();
+  if (!std::isfinite(loss) || !grad_.allFinite()) return rollback(this_step, NAN);
+  if (!monitor_.accept(loss)) return rollback(this_step, loss);
+  if (has_candidate_ && candidate_.steps == steps_) {  // its loss passed: it is good
+    good_ = std::move(candidate_);
+    has_candidate_ = false;
+    failures_ = 0;
   }
   adam_step(theta_, grad_, adam_, adam_options_);
-  if (!theta_.allFinite()) {
-    rollback(this_step);
-    return std::numeric_limits<double>::quiet_NaN();
-  }
+  if (!theta_.allFinite()) return rollback(this_step, NAN);
   ++steps_;
   return loss;
 }
@@ -450,20 +465,29 @@ double DsmTrainer::loss_and_gradient(const Points& x0, const Vec& t, const Point
 
 bool DsmTrainer::mark_good() {
   if (!theta_.allFinite()) return false;
-  good_.theta = theta_;
-  good_.adam = adam_;
-  good_.steps = steps_;
+  candidate_ = {theta_, adam_, steps_, monitor_};
+  has_candidate_ = true;
   return true;
 }
 
-void DsmTrainer::rollback(int64_t failed_step) {
+double DsmTrainer::rollback(int64_t failed_step, double loss) {
   theta_ = good_.theta;
   adam_ = good_.adam;
   steps_ = good_.steps;
+  const double level = monitor_.level();
+  monitor_ = good_.monitor;
+  has_candidate_ = false;
   adam_options_.lr *= 0.5;
   ++rollbacks_;
-  message_ = "diverged at step " + std::to_string(failed_step) + ": rolled back to step " +
+  char why[96] = "";
+  if (std::isfinite(loss)) std::snprintf(why, sizeof why, " (loss %.3g, recent %.3g)", loss, level);
+  message_ = "diverged at step " + std::to_string(failed_step) + why + ": rolled back to step " +
              std::to_string(good_.steps) + ", lr → " + format_lr(adam_options_.lr);
+  if (++failures_ < kMaxFailures) return std::numeric_limits<double>::quiet_NaN();
+  failures_ = 0;
+  throw Error("training diverged " + std::to_string(kMaxFailures) +
+              " times without getting past step " + std::to_string(good_.steps) + " (last: " +
+              message_ + "); stopped at the last good model");
 }
 
 void DsmTrainer::poison_for_testing() {
@@ -487,7 +511,6 @@ const char* trainer_state_name(TrainerState s) {
 
 namespace {
 constexpr size_t kHistoryCap = 2048;
-constexpr int kMaxConsecutiveRollbacks = 20;
 }  // namespace
 
 BackgroundTrainer::BackgroundTrainer(TrainConfig config) {
@@ -530,7 +553,6 @@ void BackgroundTrainer::start() {
     const auto now = std::chrono::steady_clock::now();
     last_publish_time_ = rate_time_ = now;
     last_publish_step_ = rate_steps_ = trainer_->steps_done();
-    consecutive_rollbacks_ = 0;
     thread_ = std::thread(&BackgroundTrainer::run, this);
   }
   cv_.notify_all();
@@ -673,7 +695,6 @@ void BackgroundTrainer::run() {
         trainer_ = std::move(next_trainer_);
         last_publish_step_ = rate_steps_ = 0;
         last_publish_time_ = rate_time_ = std::chrono::steady_clock::now();
-        consecutive_rollbacks_ = 0;
       }
       if (pending_lr_ > 0) {
         trainer_->set_lr(pending_lr_);
@@ -700,7 +721,10 @@ void BackgroundTrainer::run() {
 }
 
 void BackgroundTrainer::publish(DsmTrainer& trainer) {
-  if (!trainer.mark_good()) return;
+  if (trainer.mark_good()) publish_model(trainer);
+}
+
+void BackgroundTrainer::publish_model(const DsmTrainer& trainer) {
   auto model = std::make_shared<const Mlp>(trainer.params(), "mlp");
   last_publish_step_ = trainer.steps_done();
   last_publish_time_ = std::chrono::steady_clock::now();
@@ -723,9 +747,16 @@ void BackgroundTrainer::train_one_step(DsmTrainer& trainer, int64_t max_steps) {
     return;
   }
   const int64_t rollbacks_before = trainer.rollbacks();
-  const double loss = trainer.step();
+  double loss = NAN;
+  std::string failure;  // the trainer gave up: it stays at its last good state
+  try {
+    loss = trainer.step();
+  } catch (const Error& e) {
+    failure = e.what();
+  }
   const bool rolled_back = trainer.rollbacks() != rollbacks_before;
-  consecutive_rollbacks_ = rolled_back ? consecutive_rollbacks_ + 1 : 0;
+  // The published model may be one that blew up since: replace it by the good state.
+  if (rolled_back && last_publish_step_ != trainer.steps_done()) publish_model(trainer);
   const int64_t steps = trainer.steps_done();
   const bool finished = max_steps > 0 && steps >= max_steps;
   const auto now = clock::now();
@@ -743,10 +774,10 @@ void BackgroundTrainer::train_one_step(DsmTrainer& trainer, int64_t max_steps) {
     if (rolled_back) {
       status_.message = trainer.last_message();
       truncate_history_locked(steps);
-      if (consecutive_rollbacks_ >= kMaxConsecutiveRollbacks) {
+      if (!failure.empty()) {
         status_.state = TrainerState::Failed;
-        status_.message = "failed: " + std::to_string(consecutive_rollbacks_) +
-                          " rollbacks in a row (" + trainer.last_message() + ")";
+        status_.steps_per_second = 0.0;
+        status_.message = "failed: " + failure;
       }
     } else {
       status_.last_loss = loss;

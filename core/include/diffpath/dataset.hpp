@@ -37,9 +37,19 @@ struct Dataset {
 /// Makes n points of the data set named by `spec`:
 ///   swissroll | 25gaussians | 8gaussians | moons | rings | checkerboard
 ///   | gaussian1d:m=M,v=V | gaussian:d=D,m=M,v=V | csv:PATH
-/// For csv:PATH the file's points are returned as they are (n and seed are ignored).
+/// For csv:PATH the file's points are returned as they are (n and seed are ignored), after
+/// check_data_points.
 /// Throws Error on an unknown name or bad arguments; CSV problems name the file and line.
 Dataset make_dataset(const std::string& spec, int n, uint64_t seed);
+
+/// The largest |coordinate| a data point may have. Diffusion models assume data of order one
+/// (the prior is N(0, I)); far beyond it losses, scores and likelihoods overflow to NaN, so a
+/// data set outside ±1e6 is refused with a reason instead of producing garbage.
+inline constexpr double kMaxDataMagnitude = 1e6;
+
+/// Throws Error("<source>: point k ...: rescale the data") unless every coordinate of
+/// `points` is finite and within ±kMaxDataMagnitude, and there is at least one point.
+void check_data_points(const Points& points, const std::string& source);
 
 /// Dimension of the data set without generating it (reads a CSV's first row).
 int dataset_dim(const std::string& spec);

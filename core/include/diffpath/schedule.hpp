@@ -20,8 +20,14 @@ struct Schedule {
   static Schedule linear(double beta_min = 0.1, double beta_max = 20.0, double t_min = 1e-3,
                          double t_max = 1.0);
   /// "simple" | "cosine" | "linear[:bmin=..,bmax=..,tmin=..,tmax=..]"; tmin/tmax may also
-  /// override the paper's range for simple and cosine. Throws Error on anything else.
+  /// override the paper's range for simple and cosine. Throws Error on anything else, and
+  /// on a schedule validate() refuses.
   static Schedule parse(const std::string& spec);
+  /// Throws Error("schedule '<spec>': <reason>") unless 0 < Tmin < Tmax (< 1 for cosine),
+  /// 0 ≤ β_min ≤ β_max, and the noise is alive and finite on [Tmin, Tmax] (g², σ² > 0, α
+  /// finite): linear:bmin=0,bmax=0 has no noise and makes every computation NaN. parse()
+  /// calls it; so do the trainer and the sampler, for schedules built in code.
+  void validate() const;
   /// Canonical spec, parse(spec()) == *this.
   std::string spec() const;
 

@@ -8,7 +8,9 @@
 //                       (the reference the tests check against finite differences);
 //   DsmTrainer          synchronous training: one Adam step per call, in float, batch split
 //                       over threads; remembers a "last good" state and rolls back to it when
-//                       a step produces a non-finite loss or parameters;
+//                       a step produces a non-finite loss or parameters, or a loss its own
+//                       running statistics call a blow-up (LossMonitor); stops with an Error
+//                       after repeated failures;
 //   BackgroundTrainer   a DsmTrainer owned by its own thread, with start / pause / resume /
 //                       stop / reset, a status readable at any time, and immutable model
 //                       snapshots (shared_ptr<const Mlp>) published every K steps or M ms.
@@ -97,6 +99,26 @@ void adam_step(Eigen::Ref<Eigen::VectorXf> params, const Eigen::Ref<const Eigen:
 double dsm_loss(const MlpParams& params, const Schedule& schedule, const Points& x0, const Vec& t,
                 const Points& z, MlpParams* gradient = nullptr);
 
+/// Tells a training blow-up from the noise of batch losses, from the run's own statistics: an
+/// exponential moving average (over the last ~50 accepted steps) of log(loss) and of its
+/// absolute deviation. A loss is rejected when log(loss) exceeds that average by more than
+/// max(log 10, 8 deviations) — a batch ten times worse than the recent ones and beyond anything
+/// the run's noise produced — or when the average itself has climbed tenfold above the lowest
+/// it reached after its first 50 steps (a slow climb). Finite blow-ups (lr = 10: loss 29 →
+/// 3e8) are caught as surely as NaN. A plain value, saved and restored with the rollback state.
+class LossMonitor {
+ public:
+  /// Judges a finite loss; an accepted one updates the statistics.
+  bool accept(double loss);
+  /// The typical recent loss, exp(average log loss); NaN before the first loss.
+  double level() const;
+
+ private:
+  double mean_ = 0.0, deviation_ = 0.0;
+  double lowest_ = 0.0;  // lowest mean once warm (count_ ≥ kWindow)
+  int64_t count_ = 0;
+};
+
 namespace detail {
 /// Where each layer lives in a flat parameter vector: W_l (out × in, column-major), then b_l.
 struct NetLayout {
@@ -122,10 +144,15 @@ class DsmTrainer {
   DsmTrainer& operator=(const DsmTrainer&) = delete;
 
   /// One Adam step on the next mini-batch; returns its loss (before the update). If the loss,
-  /// the gradient or the updated parameters are not finite, the step is undone by rolling
-  /// back to the last good state (see mark_good), the learning rate is halved, rollbacks()
-  /// grows, last_message() says what happened, and NaN is returned.
+  /// the gradient or the updated parameters are not finite, or the LossMonitor rejects the
+  /// loss, the step is undone by rolling back to the last good state (see mark_good), the
+  /// learning rate is halved, rollbacks() grows, last_message() says what happened, and NaN
+  /// is returned. After kMaxFailures rollbacks without getting past the good state, step()
+  /// throws Error (one line: how often, from which step, the last loss) — with the trainer
+  /// left at that good state, so params() is the model to keep. The count starts again
+  /// after the throw: calling step() again retries at the lowered learning rate.
   double step();
+  static constexpr int kMaxFailures = 10;  // the lr is then 1024× lower
 
   /// The loss (and gradient) on a given batch with the current parameters, computed by the
   /// float training path exactly as step() does (for tests and validation losses).
@@ -148,9 +175,11 @@ class DsmTrainer {
   /// Multiply–add count × 2 of the GEMMs of one full-batch step (forward and backward).
   double flops_per_step() const;
 
-  /// Remembers the current parameters, Adam state and step count as the rollback point.
-  /// Called at construction; the background trainer calls it with every published snapshot.
-  /// Ignored (returns false) if the parameters are not finite.
+  /// Proposes the current parameters, Adam state and step count as the rollback point. It
+  /// becomes the rollback point when the next step's loss — computed on exactly these
+  /// parameters — is accepted, so a rollback never returns to a state that had already blown
+  /// up. The initial state is the first rollback point; the background trainer calls this
+  /// with every published snapshot. Ignored (returns false) if the parameters are not finite.
   bool mark_good();
   int64_t rollbacks() const { return rollbacks_; }
   const std::string& last_message() const { return message_; }
@@ -163,10 +192,11 @@ class DsmTrainer {
     Eigen::VectorXf theta;
     AdamState adam;
     int64_t steps = 0;
+    LossMonitor monitor;
   };
   int next_batch();
   double run_batch(int n, bool want_grad);
-  void rollback(int64_t failed_step);
+  double rollback(int64_t failed_step, double loss);
 
   TrainConfig config_;
   int dim_ = 0;
@@ -185,7 +215,10 @@ class DsmTrainer {
   Eigen::VectorXf batch_weight_;
   Eigen::VectorXf grid_alpha_, grid_sigma_, grid_g2_;
   std::vector<std::unique_ptr<detail::DsmWorkspace<float>>> work_;
-  State good_;
+  LossMonitor monitor_;
+  State good_, candidate_;              // candidate_: proposed by mark_good, not yet verified
+  bool has_candidate_ = false;
+  int failures_ = 0;                    // rollbacks since the good state last advanced
   int64_t rollbacks_ = 0;
   std::string message_;
 };
@@ -211,7 +244,10 @@ struct TrainerStatus {
   int64_t rollbacks = 0;
   uint64_t snapshot_version = 0;
   uint64_t generation = 0;       // grows with every reset (new config / data)
-  std::string message;           // last event: rollback, error, finished
+  /// Last event: rollback, error, finished. State Failed: "failed: <reason>" — training
+  /// stopped (e.g. it kept diverging: the snapshot is then the last good model) until
+  /// start() retries, or reset().
+  std::string message;
   /// Downsampled history, at most ~2048 points: each point averages `history_stride` steps;
   /// when the history fills up, neighbouring points are merged and the stride doubles.
   std::vector<LossPoint> history;
@@ -268,6 +304,7 @@ class BackgroundTrainer {
   void run();
   void train_one_step(DsmTrainer& trainer, int64_t max_steps);
   void publish(DsmTrainer& trainer);
+  void publish_model(const DsmTrainer& trainer);
   void clear_progress_locked(const DsmTrainer& trainer);
   void record_loss_locked(int64_t step, double loss);
   void truncate_history_locked(int64_t step);
@@ -294,7 +331,6 @@ class BackgroundTrainer {
   int64_t last_publish_step_ = 0;
   std::chrono::steady_clock::time_point last_publish_time_, rate_time_;
   int64_t rate_steps_ = 0;
-  int consecutive_rollbacks_ = 0;
 };
 
 }  // namespace diffpath
