@@ -91,7 +91,7 @@ void App::apply(const Experiment& next) {
 
 void App::frame(int window_w, int window_h, double dt) {
   const double t0 = now_seconds();
-  session_->tick();
+  session_->tick(t0);
   const double t1 = now_seconds();
   if (eta_.sweep.running) {
     edit_.eta = eta_.sweep.advance(dt, 0.0, eta_.fine ? 0.2 : 1.0);
@@ -102,7 +102,7 @@ void App::frame(int window_w, int window_h, double dt) {
 
   viewport_.set_sample(session_->sample(), session_->experiment().trail_every);
   update_overlays(now_seconds());
-  viewport_.set_evaluation(session_->evaluation());
+  viewport_.set_evaluation(session_->view_slot().evaluation());
   const float w = float(window_w), h = float(window_h) - kStatusHeight;
   const float charts_w = std::min(kChartsWidth, std::max(300.0f, w * 0.36f));
   const float view_w = w - kControlsWidth - charts_w;
@@ -180,8 +180,7 @@ void App::draw_viewport(float x, float w, float h) {
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImVec2 p = ImGui::GetWindowPos();
   char buf[320];
-  const int vi = session_->view_index();
-  const std::string shown = vi < 0 ? session_->main_label() : session_->compare_slots()[size_t(vi)]->label();
+  const std::string& shown = session_->view_slot().label();
   char dens[64] = "";
   if (view_opt_.show_density)
     if (auto o = overlay_job_->latest(); o && o->nx > 0)
@@ -213,12 +212,13 @@ void App::draw_status(float y, float w, float h) {
   ImGui::SetNextWindowSize(ImVec2(w, h));
   ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(8, 4));
   ImGui::Begin("Status", nullptr, fixed_window() | ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar);
-  const auto& ts = session_->trainer_status();
-  if (session_->training_model())
+  const ModelSlot& main = session_->main();
+  const auto& ts = main.trainer_status();
+  if (main.trains())
     ImGui::Text("train: %s  step %lld  loss %.4f  %.0f steps/s |", trainer_state_name(ts.state),
                 (long long)ts.steps, ts.smoothed_loss, ts.steps_per_second);
   else
-    ImGui::Text("model: %s |", session_->model() ? session_->model()->spec().c_str() : "none");
+    ImGui::Text("model: %s |", main.model() ? main.model()->spec().c_str() : "none");
   ImGui::SameLine();
   if (auto smp = session_->sample()) {
     ImGui::Text("picture %.2f s%s |", smp->seconds, smp->coarse ? " (coarse)" : "");
@@ -228,8 +228,8 @@ void App::draw_status(float y, float w, float h) {
     ImGui::Text("sampling %3.0f%% |", 100 * session_->sampling_progress());
     ImGui::SameLine();
   }
-  if (session_->eval_busy()) {
-    ImGui::Text("evaluating %3.0f%% |", 100 * session_->eval_progress());
+  if (main.eval_busy()) {
+    ImGui::Text("evaluating %3.0f%% |", 100 * main.eval_progress());
     ImGui::SameLine();
   }
   if ((view_opt_.show_density || view_opt_.show_score) && overlay_job_->busy()) {
@@ -338,7 +338,8 @@ void App::experiment_panel() {
   }
   if (next.schedule.kind == ScheduleKind::Linear) {
     float b[2] = {float(next.schedule.beta_min), float(next.schedule.beta_max)};
-    if (ImGui::DragFloat2("beta min/max", b, 0.05f, 0.0f, 50.0f, "%.2f") && ImGui::IsItemDeactivatedAfterEdit()) {}
+    ImGui::DragFloat2("beta min/max", b, 0.05f, 0.0f, 50.0f, "%.2f");
+    // Applied on release: every change of the schedule retrains the network.
     if (ImGui::IsItemDeactivatedAfterEdit() || (ImGui::IsItemEdited() && !ImGui::IsItemActive())) {
       next.schedule.beta_min = b[0];
       next.schedule.beta_max = std::max(b[1], b[0] + 0.01f);
@@ -409,7 +410,7 @@ void App::model_panel() {
     }
   }
   if (next.model == ModelKind::Mlp) {
-    const auto& st = session_->trainer_status();
+    const auto& st = session_->main().trainer_status();
     const bool running = st.state == TrainerState::Running;
     if (ImGui::Button(running ? "Pause training" : "Start training")) {
       if (running) session_->pause_training();
@@ -474,36 +475,32 @@ void App::update_overlays(double now) {
 void App::compare_panel() {
   if (!ImGui::CollapsingHeader("Compare models", ImGuiTreeNodeFlags_DefaultOpen)) return;
   // The viewport samples one model; the charts overlay all of them (same colours).
-  int view = session_->view_index() + 1;
-  const auto& slots = session_->compare_slots();
-  auto swatch = [](int k) {
-    const Color c = palette_color(k);
+  int view = int(session_->view_index());
+  const auto& slots = session_->slots();
+  int remove = -1;   // compared model to drop (slot index)
+  for (size_t k = 0; k < slots.size(); ++k) {
+    const ModelSlot& sl = *slots[k];
+    ImGui::PushID(int(k));
+    const Color c = sl.color();
     ImGui::ColorButton("##c", ImVec4(float(c.r), float(c.g), float(c.b), 1.0f),
                        ImGuiColorEditFlags_NoTooltip | ImGuiColorEditFlags_NoPicker, ImVec2(12, 12));
     ImGui::SameLine();
-  };
-  ImGui::PushID("main");
-  swatch(0);
-  if (ImGui::RadioButton(session_->main_label().c_str(), &view, 0)) session_->set_view_index(-1);
-  ImGui::PopID();
-  int remove = -1;
-  for (int k = 0; k < int(slots.size()); ++k) {
-    const auto& sl = *slots[size_t(k)];
-    ImGui::PushID(k + 1);
-    swatch(k + 1);
-    if (ImGui::RadioButton(sl.label().c_str(), &view, k + 1)) session_->set_view_index(k);
-    ImGui::SameLine();
-    if (ImGui::SmallButton("x")) remove = k;
-    if (sl.trains()) ImGui::TextDisabled("   step %lld, loss %.3f", (long long)sl.trainer_status().steps,
-                                         sl.trainer_status().smoothed_loss);
-    if (sl.eval_busy()) ImGui::TextDisabled("   evaluating %3.0f%%", 100 * sl.eval_progress());
-    else if (auto e = sl.evaluation())
-      ImGui::TextDisabled("   NLL(0) %.3f, E[-c] %.2f", e->summary.nll_mean, e->summary.wkb_mean);
+    if (ImGui::RadioButton(sl.label().c_str(), &view, int(k))) session_->set_view_index(k);
+    if (k > 0) {   // the main model is set up above, not removed here
+      ImGui::SameLine();
+      if (ImGui::SmallButton("x")) remove = int(k);
+      if (sl.trains())
+        ImGui::TextDisabled("   step %lld, loss %.3f", (long long)sl.trainer_status().steps,
+                            sl.trainer_status().smoothed_loss);
+      if (sl.eval_busy()) ImGui::TextDisabled("   evaluating %3.0f%%", 100 * sl.eval_progress());
+      else if (auto e = sl.evaluation())
+        ImGui::TextDisabled("   NLL(0) %.3f, E[-c] %.2f", e->summary.nll_mean, e->summary.wkb_mean);
+    }
     ImGui::PopID();
   }
-  if (remove >= 0) {
+  if (remove > 0) {
     Experiment next = edit_;
-    next.compare.erase(next.compare.begin() + remove);
+    next.compare.erase(next.compare.begin() + (remove - 1));
     apply(next);
   }
   static const char* kAddModels[] = {"checkpoint (shipped)", "live MLP", "exact score"};
@@ -625,7 +622,7 @@ void App::export_csv(const std::string& kind, const std::string& path) {
     else write_trajectories_csv(path, s->result.frame_steps, s->result.frame_times, s->result.frames,
                                 s->result.action.size() ? &s->result.action : nullptr);
   } else if (kind == "nll") {
-    auto e = session_->evaluation();
+    auto e = session_->main().evaluation();
     if (!e) throw Error("no likelihood evaluation yet");
     Eigen::MatrixXd rows(Eigen::Index(e->summary.points.size()), 5);
     for (size_t i = 0; i < e->summary.points.size(); ++i) {
@@ -634,12 +631,12 @@ void App::export_csv(const std::string& kind, const std::string& path) {
     }
     write_table_csv(path, {"x", "y", "nll", "c", "ok"}, rows);
   } else if (kind == "loss") {
-    const auto& h = session_->loss_history();
+    const auto& h = session_->main().trainer_status().history;
     Eigen::MatrixXd rows(Eigen::Index(h.size()), 2);
     for (size_t i = 0; i < h.size(); ++i) rows.row(Eigen::Index(i)) << double(h[i].step), h[i].loss;
     write_table_csv(path, {"step", "loss"}, rows);
   } else if (kind == "eval-history") {
-    const auto& h = session_->eval_history();
+    const auto& h = session_->main().eval_history();
     Eigen::MatrixXd rows(Eigen::Index(h.size()), 11);
     for (size_t i = 0; i < h.size(); ++i)
       rows.row(Eigen::Index(i)) << double(h[i].step), h[i].nll, h[i].nll_se, h[i].wkb, h[i].wkb_se,
@@ -796,9 +793,10 @@ void App::run_command(const ScriptCommand& c) {
     compare_command(a);
   } else if (c.name == "view") {
     const double k = parse_number(a[0], "view");
-    if (k != std::floor(k) || k < 0 || k > double(session_->compare_slots().size()))
-      throw Error("view: expected 0 (main model) .. " + std::to_string(session_->compare_slots().size()));
-    session_->set_view_index(int(k) - 1);
+    const size_t n = session_->slots().size();
+    if (k != std::floor(k) || k < 0 || k >= double(n))
+      throw Error("view: expected 0 (main model) .. " + std::to_string(n - 1));
+    session_->set_view_index(size_t(k));
   } else if (c.name == "start-training") {
     session_->start_training();
   } else if (c.name == "pause-training") {
@@ -831,13 +829,14 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
     return frames_left_-- <= 0;
   }
   if (c.name == "train-steps") {
-    if (!session_->training_model()) throw Error("train-steps: the model is not a trained MLP");
+    ModelSlot& main = session_->main();
+    if (!main.trains()) throw Error("train-steps: the model is not a trained MLP");
     if (first) {
       const double n = parse_number(c.args[0], "train-steps");
       if (n < 1) throw Error("train-steps: expected a positive count");
-      wait_steps_target_ = session_->train_more(int64_t(n));
+      wait_steps_target_ = main.train_more(int64_t(n));
     }
-    const auto& st = session_->trainer_status();
+    const auto& st = main.trainer_status();
     if (st.state == TrainerState::Failed) throw Error("training failed: " + st.message);
     return st.steps >= wait_steps_target_;
   }
@@ -847,14 +846,15 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
   }
   if (c.name == "wait-eval") {
     if (first) {
-      wait_model_version_ = session_->model_version();
+      wait_model_version_ = session_->main().model_version();
       // A training model: the snapshot the session holds may predate the steps trained so far
       // (snapshots arrive every 500 steps or ms), so also wait for one that includes them —
       // "train-steps N" then "wait-eval" evaluates the network after those N steps.
-      wait_eval_step_ = session_->training_model() ? session_->trainer_status().steps : 0;
+      wait_eval_step_ = session_->main().trains() ? session_->main().trainer_status().steps : 0;
     }
-    auto e = session_->evaluation();
-    if (!e && !session_->eval_busy() && session_->model() && session_->model()->max_order() < 3)
+    const ModelSlot& main = session_->main();
+    auto e = main.evaluation();
+    if (!e && !main.eval_busy() && main.model() && main.model()->max_order() < 3)
       throw Error("wait-eval: the model has no third derivatives");
     return e && e->model_version >= wait_model_version_ && e->step >= wait_eval_step_;
   }
@@ -865,7 +865,8 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
            (!view_opt_.show_score || !o->arrows.empty());
   }
   if (c.name == "wait-compare") {
-    for (const auto& sl : session_->compare_slots()) {
+    for (size_t k = 1; k < session_->slots().size(); ++k) {
+      const ModelSlot* sl = session_->slots()[k].get();
       if (!sl->error().empty()) throw Error(sl->error());
       if (sl->model()->max_order() < 3) continue;  // cannot be evaluated
       if (!sl->evaluation()) return false;

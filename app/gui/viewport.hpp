@@ -75,8 +75,6 @@ class Viewport {
 
   /// The last rendered image, RGBA8 rows top to bottom.
   std::vector<uint8_t> capture(int& w, int& h) const;
-  /// Number of particles drawn in the last frame.
-  int drawn_particles() const { return int(particles_now_.size() / 2); }
   /// Number of times the GL scene was actually re-rendered (it is cached between changes).
   uint64_t renders() const { return renders_; }
 
