@@ -1,3 +1,7 @@
+// Index: names and titles · per-chart figures (loss_chart, nll_step_chart, nll_eta_chart,
+// w2_chart, action_chart, c_map_chart — each iterates the session's slots) · build_chart and
+// chart_signature (what a chart depends on) · Charts (background Cairo rendering, textures,
+// export).
 #include "charts.hpp"
 
 #include <algorithm>
@@ -436,6 +440,7 @@ Charts::Charts()
         ctx.publish(std::move(out));
       })) {}
 
+// The renderer (declared after the textures) stops first, then the textures go (RAII).
 Charts::~Charts() = default;
 
 void Charts::update(const Session& s, double eta, double eta_max, int width_px, int height_px, double now) {
@@ -483,7 +488,7 @@ void Charts::draw(ChartId id, float width, float height) const {
   const Slot& slot = slots_[size_t(id)];
   ImGui::BeginGroup();
   if (slot.texture.id) {
-    ImGui::Image((ImTextureID)(intptr_t)slot.texture.id, ImVec2(width, height));
+    ImGui::Image((ImTextureID)(intptr_t)slot.texture.id.get(), ImVec2(width, height));
   } else {
     ImGui::BeginChild(chart_name(id), ImVec2(width, height), true);
     ImGui::TextUnformatted(chart_title(id));
@@ -505,9 +510,5 @@ void Charts::export_chart(ChartId id, const Session& s, double eta, double eta_m
   save_figure(f, path, width, height);
 }
 
-void Charts::release() {
-  renderer_.reset();
-  for (auto& s : slots_) s.texture.release();
-}
 
 }  // namespace diffpath::gui

@@ -191,8 +191,6 @@ void ModelSlot::tick(double now) {
       status_.history = std::move(hist);
       status_.history_stride = stride;
     }
-    if (status_.state == TrainerState::Failed && !status_.message.empty())
-      error_ = label_ + ": training failed: " + status_.message;
     if (status_.snapshot_version != seen_snapshot_) {
       const ModelSnapshot snap = trainer_->snapshot();
       seen_snapshot_ = snap.version;
@@ -213,7 +211,13 @@ void ModelSlot::tick(double now) {
       }
     }
   }
-  if (!evaluator_->error().empty()) error_ = label_ + ": evaluation: " + evaluator_->error();
+  // The current failure, if any (a later success clears it, so a dismissed message stays away).
+  if (trainer_ && status_.state == TrainerState::Failed && !status_.message.empty())
+    error_ = label_ + ": training failed: " + status_.message;
+  else if (!evaluator_->error().empty())
+    error_ = label_ + ": evaluation: " + evaluator_->error();
+  else
+    error_.clear();
   // Evaluate the newest snapshot when the evaluator is free (never queue a backlog).
   if (evaluator_->idle() && (reference_pending_ || evaluated_version_ != model_version_)) submit_eval();
 }

@@ -108,6 +108,12 @@ void Session::rebuild_compared(Experiment& e, bool keep_unchanged, bool train) {
 }
 
 bool Session::apply(const Experiment& next) {
+  try {
+    next.validate();
+  } catch (const std::exception& e) {
+    error_ = e.what();
+    return false;
+  }
   if (next.same_sampling(exp_) && next.trail_every == exp_.trail_every && next.lr == exp_.lr &&
       next.eval_points == exp_.eval_points && next.eval_rtol == exp_.eval_rtol &&
       next.compare == exp_.compare)
