@@ -23,8 +23,10 @@ struct FrameProfile {
 
 /// UI state of the η control.
 struct EtaControl {
-  bool fine = true;       // slider on [0, 0.2], where the paper looks
+  bool fine = true;       // slider on [0, kEtaFine], where the paper looks
   EtaSweep sweep;
+  /// The slider's and the η charts' upper end.
+  double max() const { return fine ? kEtaFine : 1.0; }
 };
 
 class App final : public ScriptHost {
@@ -54,7 +56,8 @@ class App final : public ScriptHost {
   void export_viewport(const std::string& path);
 
  private:
-  void apply(const Experiment& next);
+  /// The one way a change reaches the session; false (session error() says why) on bad input.
+  bool apply(const Experiment& next);
   void set_field(const std::string& key, const std::string& value);
   void draw_controls(float w, float h);
   void draw_viewport(float x, float w, float h);

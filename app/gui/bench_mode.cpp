@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <numeric>
 #include <thread>
 
 #include "app.hpp"
+#include "diffpath/stats.hpp"
 
 namespace diffpath::gui {
 namespace {
@@ -13,14 +13,10 @@ namespace {
 constexpr double kEtas[] = {0.3, 0.05, 0.7, 0.15, 1.0, 0.0};
 constexpr int kEtaCount = 6;
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  return v[size_t(q * double(v.size() - 1))];
-}
+double percentile(const std::vector<double>& v, double q) { return v.empty() ? 0.0 : quantile(v, q); }
 
 void print_series(const char* name, const std::vector<double>& v) {
-  const double mean = v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+  const double mean = v.empty() ? 0.0 : mean_se(v).mean;
   std::printf("%-36s n=%4zu  mean %7.2f ms  median %7.2f  p95 %7.2f  max %7.2f\n", name, v.size(),
               mean, percentile(v, 0.5), percentile(v, 0.95), percentile(v, 1.0));
 }
@@ -56,7 +52,7 @@ void BenchMode::record(App& app, const FrameTiming& t) {
 bool BenchMode::eta_round(App& app, double now, std::vector<double>& first, std::vector<double>& full) {
   auto v = app.session().sample();
   const bool fresh = eta_index_ >= 0 && v && v->eta == kEtas[eta_index_] &&
-                     v->model_version >= wait_version_;
+                     v->view_version >= wait_version_;
   if (eta_index_ >= 0 && fresh && !got_coarse_) {
     first.push_back(1000.0 * (now - eta_set_at_));
     got_coarse_ = true;

@@ -1,3 +1,7 @@
+// Index: names and titles · per-chart figures (loss_chart, nll_step_chart, nll_eta_chart,
+// w2_chart, action_chart, c_map_chart — each iterates the session's slots) · build_chart and
+// chart_signature (what a chart depends on) · Charts (background Cairo rendering, textures,
+// export).
 #include "charts.hpp"
 
 #include <algorithm>
@@ -7,6 +11,8 @@
 #include <imgui.h>
 
 #include "diffpath/figure.hpp"
+#include "diffpath/stats.hpp"
+#include "summaries.hpp"
 
 namespace diffpath::gui {
 
@@ -35,9 +41,6 @@ std::string fmt(const char* f, double a) {
   return buf;
 }
 
-// One colour per model: the main model is palette colour 0, compare slot k colour k + 1.
-Color model_color(int k) { return palette_color(k); }
-
 Color darker(Color c) {
   c.r *= 0.6;
   c.g *= 0.6;
@@ -57,114 +60,75 @@ std::vector<double> running_mean(const std::vector<double>& y, size_t window) {
   return out;
 }
 
-// The models the overlay charts show: the main one first, then the compare slots.
-struct ModelCurves {
-  std::string label;
-  Color color;
-  Schedule schedule;
-  const std::vector<LossPoint>* loss = nullptr;     // null: no training
-  const std::vector<EvalRecord>* history = nullptr;
-  std::shared_ptr<const EvalResult> eval;
-  bool fixed = false;                               // not trained: one evaluation, step 0
-};
-
-std::vector<ModelCurves> model_curves(const Session& s) {
-  std::vector<ModelCurves> out;
-  ModelCurves m;
-  m.label = s.main_label();
-  m.color = model_color(0);
-  m.schedule = s.experiment().schedule;
-  if (s.training_model()) m.loss = &s.loss_history();
-  m.history = &s.eval_history();
-  m.eval = s.evaluation();
-  m.fixed = !s.training_model();
-  out.push_back(m);
-  int k = 1;
-  for (const auto& slot : s.compare_slots()) {
-    ModelCurves c;
-    c.label = slot->label();
-    c.color = model_color(k++);
-    c.schedule = slot->schedule();
-    if (slot->trains()) c.loss = &slot->trainer_status().history;
-    c.history = &slot->eval_history();
-    c.eval = slot->evaluation();
-    c.fixed = !slot->trains();
-    out.push_back(c);
-  }
-  return out;
-}
-
-// The newest evaluation of the model the viewport shows (the main one or a compared one).
-std::shared_ptr<const EvalResult> view_evaluation(const Session& s) {
-  const int k = s.view_index();
-  if (k < 0 || k >= int(s.compare_slots().size())) return s.evaluation();
-  return s.compare_slots()[size_t(k)]->evaluation();
-}
-
 Figure loss_chart(const Session& s, bool& has) {
   Figure f;
   f.title = chart_title(ChartId::Loss);
   f.xlabel = "training step";
   f.ylabel = "loss";
-  const auto curves = model_curves(s);
+  const auto& slots = s.slots();
   int trained = 0;
   bool kl_labelled = false;
   double xmax = 0;
-  for (const auto& c : curves)
-    if (c.loss && !c.loss->empty()) xmax = std::max(xmax, double(c.loss->back().step));
-  for (const auto& c : curves) {
-    if (c.loss && c.loss->size() >= 2) {
+  for (const auto& c : slots)
+    if (c->trains() && !c->trainer_status().history.empty())
+      xmax = std::max(xmax, double(c->trainer_status().history.back().step));
+  for (size_t k = 0; k < slots.size(); ++k) {
+    const ModelSlot& c = *slots[k];
+    const bool fixed = !c.trains();
+    const auto& loss = c.trainer_status().history;
+    if (c.trains() && loss.size() >= 2) {
       std::vector<double> x, y;
-      for (const auto& p : *c.loss) {
+      for (const auto& p : loss) {
         if (!(p.loss > 0) || !std::isfinite(p.loss)) continue;
         x.push_back(double(p.step));
         y.push_back(p.loss);
       }
       // The batch losses are noisy (±20 %): faint, with their running mean on top.
-      Color faint = c.color;
+      Color faint = c.color();
       faint.a = 0.3;
       const std::vector<double> mean = running_mean(y, std::max<size_t>(5, y.size() / 40));
       f.series.push_back(Series::line(x, std::move(y)).with_color(faint));
-      f.series.push_back(Series::line(std::move(x), mean, c.label).with_color(c.color));
+      f.series.push_back(Series::line(std::move(x), mean, c.label()).with_color(c.color()));
       ++trained;
     }
-    // The path-integral KL term in loss units (action.hpp, dsm_loss_estimate): the loss is
-    // L* + 2/(Tmax − Tmin) · KL, so these points sit on the running mean — exactly for the
-    // loss formula, up to the Euler–Maruyama discretization of the sampler's grid for the
-    // actions. A main model that does not train: one level across the chart (a compared
-    // fixed model's level is left out: it has no curve here to sit on).
-    if (c.fixed && &c != &curves.front()) continue;
-    const double to_loss = 2.0 / (c.schedule.t_max - c.schedule.t_min);
+    // The path-integral KL term in loss units (summaries.hpp, loss_from_kl): these points sit
+    // on the running mean — exactly for the loss formula, up to the Euler–Maruyama
+    // discretization of the sampler's grid for the actions. A main model that does not
+    // train: one level across the chart (a compared fixed model's level is left out: it has
+    // no curve here to sit on).
+    if (fixed && k != 0) continue;
     for (const bool by_actions : {false, true}) {
       std::vector<double> kx, ky, ke;
-      for (const auto& r : *c.history) {
+      for (const auto& r : c.eval_history()) {
         const double kl = by_actions ? r.kl_actions : r.kl_loss;
         const double kl_se = by_actions ? r.kl_actions_se : r.kl_loss_se;
         if (!std::isfinite(kl) || !std::isfinite(r.loss_star)) continue;
+        const ValueSe l = loss_from_kl(r.loss_star, r.loss_star_se, kl, kl_se, c.schedule());
         kx.push_back(double(r.step));
-        ky.push_back(r.loss_star + to_loss * kl);
-        ke.push_back(std::hypot(r.loss_star_se, to_loss * kl_se));
+        ky.push_back(l.value);
+        ke.push_back(l.se);
       }
       if (kx.empty()) continue;
-      if (c.fixed) {
+      if (fixed) {
         kx = {0.0, std::max(1.0, xmax)};
         ky = {ky.back(), ky.back()};
         ke.clear();
       }
       std::string label = by_actions ? "L* + 2KL/ΔT, actions" : "L* + 2KL/ΔT, loss formula";
-      if (c.fixed) label = c.label + ": " + label;
+      if (fixed) label = c.label() + ": " + label;
       else if (kl_labelled) label.clear();  // one legend entry per idea for the trained ones
-      Series k = Series::line(std::move(kx), std::move(ky), label);
-      if (!ke.empty()) k.with_error(std::move(ke), ErrorStyle::Bars);
-      k.with_color(by_actions ? darker(c.color) : c.color).with_dash(by_actions ? Dash::Dotted : Dash::Dashed);
-      k.markers = !c.fixed;
-      k.line_width = c.fixed ? 1.5 : 1.0;
-      f.series.push_back(std::move(k));
+      Series ks = Series::line(std::move(kx), std::move(ky), label);
+      if (!ke.empty()) ks.with_error(std::move(ke), ErrorStyle::Bars);
+      ks.with_color(by_actions ? darker(c.color()) : c.color()).with_dash(by_actions ? Dash::Dotted : Dash::Dashed);
+      ks.markers = !fixed;
+      ks.line_width = fixed ? 1.5 : 1.0;
+      f.series.push_back(std::move(ks));
     }
-    if (!c.fixed && !c.history->empty() && std::isfinite(c.history->back().kl_loss)) kl_labelled = true;
+    if (!fixed && !c.eval_history().empty() && std::isfinite(c.eval_history().back().kl_loss))
+      kl_labelled = true;
   }
   // The irreducible loss of the main model's schedule and data.
-  const auto& main_history = *curves.front().history;
+  const auto& main_history = s.main().eval_history();
   if (!main_history.empty() && std::isfinite(main_history.back().loss_star))
     f.series.push_back(Series::hline(main_history.back().loss_star, "L* (exact score)")
                            .with_color(Color::rgb(0x444444, 0.8)).with_dash(Dash::Dashed));
@@ -200,14 +164,14 @@ RobustRange robust_range(std::vector<double> v) {
   RobustRange r;
   v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
   if (v.empty()) return r;
-  std::sort(v.begin(), v.end());
-  const auto at = [&](double q) { return v[size_t(q * double(v.size() - 1) + 0.5)]; };
+  static constexpr double kQs[] = {0.0, 0.05, 0.95, 1.0};
+  const std::vector<double> q = quantiles(v, kQs);
   const bool few = v.size() < 8;
-  double lo = few ? v.front() : at(0.05), hi = few ? v.back() : at(0.95);
+  const double lo = few ? q[0] : q[1], hi = few ? q[3] : q[2];
   const double pad = std::max(0.25 * (hi - lo), 0.05 * std::max(std::abs(lo), std::abs(hi)) + 0.05);
   r.lo = lo - pad;
   r.hi = hi + pad;
-  r.clipped = v.front() < r.lo || v.back() > r.hi;
+  r.clipped = q[0] < r.lo || q[3] > r.hi;
   return r;
 }
 
@@ -216,19 +180,20 @@ Figure nll_step_chart(const Session& s, bool& has) {
   f.title = chart_title(ChartId::NllStep);
   f.xlabel = "training step";
   f.ylabel = "NLL(0) solid, E[-c] dashed";
-  const auto curves = model_curves(s);
+  const auto& slots = s.slots();
   has = false;
-  for (const auto& c : curves) has = has || !c.history->empty();
+  for (const auto& c : slots) has = has || !c->eval_history().empty();
   if (!has) return f;
   std::vector<double> recent;
   std::vector<double> off_x, off_y;
-  for (const auto& c : curves) {
-    const auto& h = *c.history;
+  for (const auto& cp : slots) {
+    const ModelSlot& c = *cp;
+    const auto& h = c.eval_history();
     if (h.empty()) continue;
-    if (c.fixed) {
+    if (!c.trains()) {
       // A model that does not train: its one evaluation as horizontal lines.
-      f.series.push_back(Series::hline(h.back().nll, c.label).with_color(c.color));
-      f.series.push_back(Series::hline(h.back().wkb).with_color(c.color).with_dash(Dash::Dashed));
+      f.series.push_back(Series::hline(h.back().nll, c.label()).with_color(c.color()));
+      f.series.push_back(Series::hline(h.back().wkb).with_color(c.color()).with_dash(Dash::Dashed));
       recent.push_back(h.back().nll);
       recent.push_back(h.back().wkb);
       continue;
@@ -245,14 +210,14 @@ Figure nll_step_chart(const Session& s, bool& has) {
       recent.push_back(h[i].nll);
       recent.push_back(h[i].wkb);
     }
-    Series a = Series::line(x, nll, c.label);
-    a.with_error(nll_se).with_color(c.color).markers = true;
+    Series a = Series::line(x, nll, c.label());
+    a.with_error(nll_se).with_color(c.color()).markers = true;
     Series b = Series::line(x, wkb);
-    b.with_error(wkb_se).with_color(c.color).with_dash(Dash::Dashed).markers = true;
+    b.with_error(wkb_se).with_color(c.color()).with_dash(Dash::Dashed).markers = true;
     f.series.push_back(std::move(a));
     f.series.push_back(std::move(b));
   }
-  if (auto ref = s.reference_evaluation()) {
+  if (auto ref = s.main().reference_evaluation()) {
     f.series.push_back(Series::hline(ref->summary.nll_mean, "exact score NLL(0)")
                            .with_color(Color::rgb(0x444444, 0.8)).with_dash(Dash::Dotted));
     recent.push_back(ref->summary.nll_mean);
@@ -263,11 +228,11 @@ Figure nll_step_chart(const Session& s, bool& has) {
   f.ymax = r.hi;
   // Off-scale points: a grey marker on the edge they went over.
   const double edge = 0.03 * (r.hi - r.lo);
-  for (const auto& c : curves)
-    for (const auto& rec : *c.history)
+  for (const auto& c : slots)
+    for (const auto& rec : c->eval_history())
       for (double v : {rec.nll, rec.wkb}) {
         if (!std::isfinite(v) || (v >= r.lo && v <= r.hi)) continue;
-        off_x.push_back(c.fixed ? 0.0 : double(rec.step));
+        off_x.push_back(c->trains() ? double(rec.step) : 0.0);
         off_y.push_back(v < r.lo ? r.lo + edge : r.hi - edge);
       }
   if (!off_x.empty()) {
@@ -285,33 +250,35 @@ Figure nll_eta_chart(const Session& s, double eta, double eta_max, bool& has) {
   f.ylabel = "NLL (nats)";
   f.xmin = 0.0;
   f.xmax = eta_max;
-  const auto curves = model_curves(s);
+  const auto& slots = s.slots();
   has = false;
-  for (const auto& c : curves) {
-    if (!c.eval || !std::isfinite(c.eval->summary.nll_mean)) continue;
+  for (const auto& c : slots) {
+    const auto e = c->evaluation();
+    if (!e || !std::isfinite(e->summary.nll_mean)) continue;
     has = true;
-    const auto& sm = c.eval->summary;
+    const auto& sm = e->summary;
     std::vector<double> x, y, err;
     for (int i = 0; i <= 20; ++i) {
       const double t = eta_max * i / 20.0;
+      const ValueSe band = nll_first_order_band(sm, t);
       x.push_back(t);
-      y.push_back(nll_first_order(sm, t));
-      err.push_back(std::hypot(sm.nll_se, t * sm.wkb_se));
+      y.push_back(band.value);
+      err.push_back(band.se);
     }
-    const std::string label = c.label + fmt(": slope %.2f", sm.wkb_mean);
-    f.series.push_back(Series::line(x, y, label).with_error(err).with_color(c.color));
-    if (!c.eval->exact_eta.empty())
-      f.series.push_back(Series::line(c.eval->exact_eta, c.eval->exact_nll, "exact NLL(η), Gaussian")
-                             .with_color(c.color).with_dash(Dash::Dashed));
+    const std::string label = c->label() + fmt(": slope %.2f", sm.wkb_mean);
+    f.series.push_back(Series::line(x, y, label).with_error(err).with_color(c->color()));
+    if (!e->exact_eta.empty())
+      f.series.push_back(Series::line(e->exact_eta, e->exact_nll, "exact NLL(η), Gaussian")
+                             .with_color(c->color()).with_dash(Dash::Dashed));
   }
-  if (auto ref = s.reference_evaluation(); ref && has) {
+  if (auto ref = s.main().reference_evaluation(); ref && has) {
     const auto& r = ref->summary;
     f.series.push_back(Series::line({0.0, eta_max}, {r.nll_mean, nll_first_order(r, eta_max)},
                                     "exact score, first order")
                            .with_color(Color::rgb(0x444444, 0.8)).with_dash(Dash::Dotted));
   }
-  if (has && curves.front().eval) {
-    Series m = Series::scatter({eta}, {nll_first_order(curves.front().eval->summary, eta)},
+  if (const auto e = s.main().evaluation(); has && e) {
+    Series m = Series::scatter({eta}, {nll_first_order(e->summary, eta)},
                                "current η = " + fmt("%.3f", eta));
     m.with_color(Color::rgb(0x000000, 0.85)).marker_radius = 5.0;
     f.series.push_back(std::move(m));
@@ -357,18 +324,16 @@ Figure action_chart(const Session& s, bool& has) {
   // Bins over the 0.5–99.5% range widened by half its span: a few extreme paths (a particle
   // the network flings far away, where the action's round-off is huge) must not squeeze the
   // bulk into one bar, while the tails of the bulk stay in. The mean is over the same paths.
-  std::vector<double> sorted = a;
-  std::sort(sorted.begin(), sorted.end());
-  const double q_lo = sorted[size_t(0.005 * double(sorted.size() - 1))];
-  const double q_hi = sorted[size_t(0.995 * double(sorted.size() - 1))];
-  const double lo = q_lo - 0.5 * (q_hi - q_lo), hi = q_hi + 0.5 * (q_hi - q_lo);
+  a.erase(std::remove_if(a.begin(), a.end(), [](double x) { return !std::isfinite(x); }), a.end());
+  if (a.size() < 2) return f;
+  static constexpr double kQs[] = {0.005, 0.995};
+  const std::vector<double> q = quantiles(a, kQs);
+  const double lo = q[0] - 0.5 * (q[1] - q[0]), hi = q[1] + 0.5 * (q[1] - q[0]);
   std::vector<double> inside;
   for (double x : a)
     if (x >= lo && x <= hi) inside.push_back(x);
   if (inside.size() < 2) inside = a;
-  double mean = 0;
-  for (double x : inside) mean += x;
-  mean /= double(inside.size());
+  const double mean = mean_se(inside).mean;
   const size_t outside = a.size() - inside.size();
   f.series.push_back(Series::histogram_of(inside, 40, true, fmt("η = %.3f", v->eta)));
   if (outside > 0) f.xlabel += " (" + std::to_string(outside) + " clipped)";
@@ -378,7 +343,7 @@ Figure action_chart(const Session& s, bool& has) {
   f.series.push_back(Series::vline(mean, "mean " + fmt("%.1f", mean) + fmt(" (dN/2 = %.0f)", 0.5 * d * steps))
                          .with_dash(Dash::Dashed));
   // The path-integral KL term of the viewed model on data paths (eval_job.hpp), both ways.
-  if (const auto e = view_evaluation(s); e && e->kl) {
+  if (const auto e = s.view_slot().evaluation(); e && e->kl) {
     f.notes.push_back("KL, actions " + fmt("%.3f", e->kl->by_actions) + fmt(" ± %.3f", e->kl->by_actions_se));
     f.notes.push_back("KL, loss formula " + fmt("%.3f", e->kl->by_loss) + fmt(" ± %.3f", e->kl->by_loss_se));
   }
@@ -392,24 +357,21 @@ Figure c_map_chart(const Session& s, bool& has) {
   f.ylabel = "y";
   f.aspect_equal = true;
   f.colorbar_label = "c(x₀)  (> 0: noise helps)";
-  auto e = s.evaluation();
+  auto e = s.main().evaluation();
   has = e != nullptr && !e->summary.points.empty();
   if (!has) return f;
   std::vector<double> x, y, c;
-  double cmax = 0;
   for (size_t i = 0; i < e->summary.points.size(); ++i) {
     const auto& p = e->summary.points[i];
     if (!p.ok || !std::isfinite(p.c)) continue;
     x.push_back(e->x0(0, Eigen::Index(i)));
     y.push_back(e->x0(1, Eigen::Index(i)));
     c.push_back(p.c);
-    cmax = std::max(cmax, std::abs(p.c));
   }
   // A robust symmetric range (95th percentile of |c|) so zero is white and outliers saturate.
   std::vector<double> absc;
   for (double v : c) absc.push_back(std::abs(v));
-  std::sort(absc.begin(), absc.end());
-  const double lim = absc.empty() ? 1.0 : std::max(1e-9, absc[size_t(0.95 * double(absc.size() - 1))]);
+  const double lim = absc.empty() ? 1.0 : std::max(1e-9, quantile(absc, 0.95));
   Series sc = Series::scatter_colored(std::move(x), std::move(y), std::move(c), Colormap::Diverging);
   sc.vmin = -lim;
   sc.vmax = lim;
@@ -436,34 +398,27 @@ Figure build_chart(ChartId id, const Session& s, double eta, double eta_max, boo
 
 std::string chart_signature(ChartId id, const Session& s, double eta, double eta_max) {
   auto ptr = [](const void* p) { return std::to_string(reinterpret_cast<uintptr_t>(p)); };
-  switch (id) {
-    case ChartId::Loss: {
-      std::string sig = std::to_string(s.loss_history().size()) + ":" +
-                        (s.loss_history().empty() ? "" : std::to_string(s.loss_history().back().step)) +
-                        (s.training_model() ? "t" : "a") + ptr(s.evaluation().get());
-      for (const auto& sl : s.compare_slots()) {
+  // What every slot contributes to the overlay charts: one entry per slot, same order.
+  auto per_slot = [&](bool loss) {
+    std::string sig;
+    for (const auto& sl : s.slots()) {
+      sig += "|" + sl->label() + ptr(sl->evaluation().get()) + ptr(sl->reference_evaluation().get()) +
+             std::to_string(sl->eval_history().size());
+      if (loss && sl->trains()) {
         const auto& h = sl->trainer_status().history;
-        sig += "|" + std::to_string(h.size()) + (h.empty() ? "" : ":" + std::to_string(h.back().step)) +
-               ptr(sl->evaluation().get());
+        sig += ":" + std::to_string(h.size()) + (h.empty() ? "" : ":" + std::to_string(h.back().step));
       }
-      return sig;
     }
-    case ChartId::NllStep: {
-      std::string sig = s.main_label() + std::to_string(s.eval_history().size()) +
-                        ptr(s.reference_evaluation().get()) + ptr(s.evaluation().get());
-      for (const auto& sl : s.compare_slots()) sig += "|" + ptr(sl->evaluation().get());
-      return sig;
-    }
-    case ChartId::NllEta: {
-      std::string sig = s.main_label() + ptr(s.evaluation().get()) +
-                        ptr(s.reference_evaluation().get()) + fmt("%.4f", eta) + fmt("/%.2f", eta_max);
-      for (const auto& sl : s.compare_slots()) sig += "|" + ptr(sl->evaluation().get());
-      return sig;
-    }
+    return sig;
+  };
+  switch (id) {
+    case ChartId::Loss: return per_slot(true);
+    case ChartId::NllStep: return per_slot(false);
+    case ChartId::NllEta: return per_slot(false) + fmt("%.4f", eta) + fmt("/%.2f", eta_max);
     case ChartId::W2: return ptr(s.w2().get()) + fmt("%.4f", eta);
     case ChartId::Action:
-      return ptr(s.full_sample().get()) + ptr(s.sample().get()) + ptr(view_evaluation(s).get());
-    case ChartId::CMap: return ptr(s.evaluation().get());
+      return ptr(s.full_sample().get()) + ptr(s.sample().get()) + ptr(s.view_slot().evaluation().get());
+    case ChartId::CMap: return ptr(s.main().evaluation().get());
   }
   return {};
 }
@@ -485,6 +440,7 @@ Charts::Charts()
         ctx.publish(std::move(out));
       })) {}
 
+// The renderer (declared after the textures) stops first, then the textures go (RAII).
 Charts::~Charts() = default;
 
 void Charts::update(const Session& s, double eta, double eta_max, int width_px, int height_px, double now) {
@@ -532,7 +488,7 @@ void Charts::draw(ChartId id, float width, float height) const {
   const Slot& slot = slots_[size_t(id)];
   ImGui::BeginGroup();
   if (slot.texture.id) {
-    ImGui::Image((ImTextureID)(intptr_t)slot.texture.id, ImVec2(width, height));
+    ImGui::Image((ImTextureID)(intptr_t)slot.texture.id.get(), ImVec2(width, height));
   } else {
     ImGui::BeginChild(chart_name(id), ImVec2(width, height), true);
     ImGui::TextUnformatted(chart_title(id));
@@ -554,9 +510,5 @@ void Charts::export_chart(ChartId id, const Session& s, double eta, double eta_m
   save_figure(f, path, width, height);
 }
 
-void Charts::release() {
-  renderer_.reset();
-  for (auto& s : slots_) s.texture.release();
-}
 
 }  // namespace diffpath::gui

@@ -36,7 +36,6 @@ class Charts {
   /// Writes chart `id` with the current results (.png, .svg or .pdf). Throws Error.
   void export_chart(ChartId id, const Session& s, double eta, double eta_max, const std::string& path,
                     int width = 900, int height = 600) const;
-  void release();
   /// Number of chart textures replaced by the last update() (bench: frames with uploads).
   int uploads_last_update() const { return uploads_; }
 

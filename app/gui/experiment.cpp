@@ -1,9 +1,13 @@
 #include "experiment.hpp"
 
+#include <cmath>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "params.hpp"
 
 namespace diffpath::gui {
 
@@ -88,6 +92,25 @@ bool Experiment::same_sampling(const Experiment& o) const {
          steps == o.steps && frame_stride == o.frame_stride;
 }
 
+void Experiment::validate() const {
+  for (const Param& p : params()) {
+    const double v = p.get(*this);
+    if (!(v >= p.lo && v <= p.hi)) throw Error(p.range_text() + " (got " + p.value_text(v) + ")");
+  }
+  if (compare.size() > kMaxCompared)
+    throw Error("at most " + std::to_string(kMaxCompared) + " compared models");
+  for (const CompareSpec& c : compare)
+    if (c.model == ModelKind::Gaussian) throw Error("compare: gaussian is only a main model");
+}
+
+namespace {
+
+nlohmann::json& place(nlohmann::json& j, const Param& p) {
+  return *p.section ? j[p.section][p.name] : j[p.name];
+}
+
+}  // namespace
+
 nlohmann::json to_json(const Experiment& e) {
   nlohmann::json j;
   j["data"] = e.data;
@@ -96,14 +119,15 @@ nlohmann::json to_json(const Experiment& e) {
     for (int i = 0; i < e.drawn.cols(); ++i) pts.push_back({e.drawn(0, i), e.drawn(1, i)});
     j["drawn"] = pts;
   }
-  j["n_data"] = e.n_data;
-  j["data_seed"] = e.data_seed;
   j["schedule"] = e.schedule.spec();
   j["model"] = model_kind_name(e.model);
   if (!e.checkpoint.empty()) j["checkpoint"] = e.checkpoint;
-  j["gaussian"] = {{"m", e.gauss_m}, {"v", e.gauss_v}, {"eps", e.gauss_eps}, {"delta", e.gauss_delta}};
-  j["training"] = {{"lr", e.lr}, {"batch", e.batch}, {"width", e.width}, {"depth", e.depth},
-                   {"seed", e.train_seed}, {"warm_start", e.warm_start}};
+  for (const Param& p : params()) {
+    if (p.real) place(j, p) = e.*p.real;
+    else if (p.count) place(j, p) = e.*p.count;
+    else place(j, p) = e.*p.seed;
+  }
+  j["training"]["warm_start"] = e.warm_start;
   nlohmann::json cmp = nlohmann::json::array();
   for (const auto& c : e.compare) {
     nlohmann::json item = {{"schedule", c.schedule.spec()}, {"model", model_kind_name(c.model)}};
@@ -111,10 +135,6 @@ nlohmann::json to_json(const Experiment& e) {
     cmp.push_back(item);
   }
   j["compare"] = cmp;
-  j["sampling"] = {{"eta", e.eta}, {"seed", e.seed}, {"particles", e.particles},
-                   {"steps", e.steps}, {"frame_stride", e.frame_stride},
-                   {"trail_every", e.trail_every}};
-  j["evaluation"] = {{"points", e.eval_points}, {"rtol", e.eval_rtol}};
   return j;
 }
 
@@ -145,13 +165,12 @@ Experiment experiment_from_json(const nlohmann::json& j) {
     check(pts.is_array(), "'drawn' must be an array of [x, y]");
     e.drawn.resize(2, Eigen::Index(pts.size()));
     for (size_t i = 0; i < pts.size(); ++i) {
-      check(pts[i].is_array() && pts[i].size() == 2, "'drawn' must be an array of [x, y]");
+      check(pts[i].is_array() && pts[i].size() == 2 && pts[i][0].is_number() && pts[i][1].is_number(),
+            "'drawn[" + std::to_string(i) + "]' must be [x, y] with two numbers");
       e.drawn(0, Eigen::Index(i)) = pts[i][0].get<double>();
       e.drawn(1, Eigen::Index(i)) = pts[i][1].get<double>();
     }
   }
-  read(j, "n_data", e.n_data, "");
-  read(j, "data_seed", e.data_seed, "");
   std::string sched = e.schedule.spec();
   read(j, "schedule", sched, "");
   e.schedule = Schedule::parse(sched);
@@ -159,22 +178,21 @@ Experiment experiment_from_json(const nlohmann::json& j) {
   read(j, "model", kind, "");
   e.model = parse_model_kind(kind);
   read(j, "checkpoint", e.checkpoint, "");
-  if (j.contains("gaussian")) {
-    const auto& g = j["gaussian"];
-    read(g, "m", e.gauss_m, "gaussian.");
-    read(g, "v", e.gauss_v, "gaussian.");
-    read(g, "eps", e.gauss_eps, "gaussian.");
-    read(g, "delta", e.gauss_delta, "gaussian.");
+  for (const Param& p : params()) {
+    const std::string where = std::string(p.section) + (*p.section ? "." : "") + p.name;
+    const nlohmann::json* v = *p.section ? (j.contains(p.section) && j[p.section].is_object() &&
+                                                    j[p.section].contains(p.name)
+                                                ? &j[p.section][p.name]
+                                                : nullptr)
+                                         : (j.contains(p.name) ? &j[p.name] : nullptr);
+    if (!v) continue;
+    check(v->is_number(), "'" + where + "' must be a number");
+    const double x = v->get<double>();
+    check(!p.integer || x == std::floor(x), "'" + where + "' must be an integer");
+    p.set(e, x);
   }
-  if (j.contains("training")) {
-    const auto& t = j["training"];
-    read(t, "lr", e.lr, "training.");
-    read(t, "batch", e.batch, "training.");
-    read(t, "width", e.width, "training.");
-    read(t, "depth", e.depth, "training.");
-    read(t, "seed", e.train_seed, "training.");
-    read(t, "warm_start", e.warm_start, "training.");
-  }
+  if (j.contains("training") && j["training"].is_object())
+    read(j["training"], "warm_start", e.warm_start, "training.");
   // A preset lists its compared models explicitly (none when the key is absent).
   e.compare.clear();
   if (j.contains("compare")) {
@@ -189,38 +207,16 @@ Experiment experiment_from_json(const nlohmann::json& j) {
       read(item, "checkpoint", c.checkpoint, "compare[].");
       c.schedule = Schedule::parse(sched);
       c.model = parse_model_kind(kind);
-      check(c.model != ModelKind::Gaussian, "compare[].model: gaussian is only a main model");
       e.compare.push_back(c);
     }
-    check(e.compare.size() <= 4, "at most 4 models in 'compare'");
   }
-  if (j.contains("sampling")) {
-    const auto& s = j["sampling"];
-    read(s, "eta", e.eta, "sampling.");
-    read(s, "seed", e.seed, "sampling.");
-    read(s, "particles", e.particles, "sampling.");
-    read(s, "steps", e.steps, "sampling.");
-    read(s, "frame_stride", e.frame_stride, "sampling.");
-    read(s, "trail_every", e.trail_every, "sampling.");
+  // (frame_stride follows steps in Param::set; its own row comes later, so a preset that
+  // gives both keeps its stride.)
+  try {
+    e.validate();
+  } catch (const Error& ex) {
+    throw Error(std::string("preset: ") + ex.what());
   }
-  if (j.contains("evaluation")) {
-    read(j["evaluation"], "points", e.eval_points, "evaluation.");
-    read(j["evaluation"], "rtol", e.eval_rtol, "evaluation.");
-  }
-  check(e.n_data >= 2 && e.n_data <= 200000, "n_data must be in [2, 200000]");
-  check(e.gauss_v > 0, "gaussian.v must be positive");
-  check(e.gauss_eps > -1, "gaussian.eps must be > -1");
-  check(e.lr > 0 && e.lr < 1, "training.lr must be in (0, 1)");
-  check(e.batch >= 1 && e.batch <= 65536, "training.batch must be in [1, 65536]");
-  check(e.width >= 4 && e.width <= 1024, "training.width must be in [4, 1024]");
-  check(e.depth >= 1 && e.depth <= 8, "training.depth must be in [1, 8]");
-  check(e.eta >= 0 && e.eta <= 1, "sampling.eta must be in [0, 1]");
-  check(e.particles >= 1 && e.particles <= 100000, "sampling.particles must be in [1, 100000]");
-  check(e.steps >= 2 && e.steps <= 100000, "sampling.steps must be in [2, 100000]");
-  check(e.frame_stride >= 1, "sampling.frame_stride must be >= 1");
-  check(e.trail_every >= 1, "sampling.trail_every must be >= 1");
-  check(e.eval_points >= 1 && e.eval_points <= 20000, "evaluation.points must be in [1, 20000]");
-  check(e.eval_rtol > 0 && e.eval_rtol < 1, "evaluation.rtol must be in (0, 1)");
   return e;
 }
 

@@ -37,6 +37,11 @@ std::string shipped_checkpoint(const std::string& data_spec, const Schedule& sch
 /// `path` if it exists, else the same relative path under the source tree ("" if neither).
 std::string resolve_asset(const std::string& path);
 
+/// At most this many models next to the main one (each may train: a CPU core each).
+inline constexpr size_t kMaxCompared = 4;
+/// The η slider's fine range, where the paper looks (η itself may be anything in [0, 1]).
+inline constexpr double kEtaFine = 0.2;
+
 /// Trail colouring in the viewport.
 enum class TrailColor { Time, Action };
 
@@ -82,6 +87,11 @@ struct Experiment {
   // Evaluation (NLL(0), E[−c] per snapshot).
   int eval_points = 128;
   double eval_rtol = 1e-3;
+
+  /// The only range check of the app (panels, script `set` and presets all end here): every
+  /// setting of the parameter table (params.hpp) in its range, at most kMaxCompared compared
+  /// models, none of them Gaussian. Throws Error naming the setting.
+  void validate() const;
 
   /// The data spec the core sees (resolves the Gaussian model's data set).
   std::string data_spec() const;

@@ -76,14 +76,36 @@ GLuint load_program(const std::string& name, std::string& error) {
   return prog;
 }
 
+GlBuffer make_buffer() {
+  GLuint id = 0;
+  glGenBuffers(1, &id);
+  return GlBuffer(id);
+}
+
+GlVertexArray make_vertex_array() {
+  GLuint id = 0;
+  glGenVertexArrays(1, &id);
+  return GlVertexArray(id);
+}
+
+GlTexture make_texture() {
+  GLuint id = 0;
+  glGenTextures(1, &id);
+  return GlTexture(id);
+}
+
+void set_linear_clamp() {
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+}
+
 void Texture::upload(const uint8_t* rgba, int w, int h) {
   if (!id) {
-    glGenTextures(1, &id);
+    id = make_texture();
     glBindTexture(GL_TEXTURE_2D, id);
-    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
-    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
-    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
-    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+    set_linear_clamp();
   }
   glBindTexture(GL_TEXTURE_2D, id);
   glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
@@ -95,31 +117,28 @@ void Texture::upload(const uint8_t* rgba, int w, int h) {
   height = h;
 }
 
-void Texture::release() {
-  if (id) glDeleteTextures(1, &id);
-  id = 0;
-  width = height = 0;
-}
-
 void RenderTarget::resize(int w, int h) {
   if (w == width && h == height && fbo) return;
-  release();
   width = w;
   height = h;
-  glGenTextures(1, &color_tex);
+  color_tex = make_texture();
   glBindTexture(GL_TEXTURE_2D, color_tex);
   glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, w, h, 0, GL_RGBA, GL_UNSIGNED_BYTE, nullptr);
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
-  glGenFramebuffers(1, &fbo);
+  GLuint id = 0;
+  glGenFramebuffers(1, &id);
+  fbo.reset(id);
   glBindFramebuffer(GL_FRAMEBUFFER, fbo);
   glFramebufferTexture2D(GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, color_tex, 0);
 
   // 4× MSAA gives smooth trails; llvmpipe supports it.
-  glGenRenderbuffers(1, &msaa_rb);
+  glGenRenderbuffers(1, &id);
+  msaa_rb.reset(id);
   glBindRenderbuffer(GL_RENDERBUFFER, msaa_rb);
   glRenderbufferStorageMultisample(GL_RENDERBUFFER, 4, GL_RGBA8, w, h);
-  glGenFramebuffers(1, &msaa_fbo);
+  glGenFramebuffers(1, &id);
+  msaa_fbo.reset(id);
   glBindFramebuffer(GL_FRAMEBUFFER, msaa_fbo);
   glFramebufferRenderbuffer(GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_RENDERBUFFER, msaa_rb);
   glBindFramebuffer(GL_FRAMEBUFFER, 0);
@@ -157,15 +176,6 @@ std::vector<uint8_t> RenderTarget::read_rgba() const {
   glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE, px.data());
   glBindFramebuffer(GL_READ_FRAMEBUFFER, 0);
   return flip_rows(std::move(px), width, height);
-}
-
-void RenderTarget::release() {
-  if (fbo) glDeleteFramebuffers(1, &fbo);
-  if (msaa_fbo) glDeleteFramebuffers(1, &msaa_fbo);
-  if (color_tex) glDeleteTextures(1, &color_tex);
-  if (msaa_rb) glDeleteRenderbuffers(1, &msaa_rb);
-  fbo = msaa_fbo = color_tex = msaa_rb = 0;
-  width = height = 0;
 }
 
 std::vector<uint8_t> read_framebuffer_rgba(int w, int h) {

@@ -59,7 +59,6 @@ class LatestJob {
       std::lock_guard lock(mutex_);
       pending_ = std::move(r);
       if (running_cancel_) running_cancel_->store(true);
-      ++submitted_;
     }
     wake_.notify_all();
   }
@@ -140,7 +139,6 @@ class LatestJob {
   std::string error_;
   std::atomic<uint64_t> version_{0}, completed_{0};
   std::atomic<double> progress_{0.0};
-  uint64_t submitted_ = 0;
   bool quit_ = false;
   int nice_ = 0;
   std::thread thread_;  // last: starts after every member above is constructed

@@ -2,22 +2,28 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <vector>
+
+#include "diffpath/stats.hpp"
 
 namespace diffpath::gui {
 namespace {
 
 // 2nd and 98th percentiles: a few extreme actions must not wash out the colour scale.
 void action_range(const Vec& a, double& lo, double& hi) {
-  if (a.size() == 0) {
+  std::vector<double> v;
+  for (double x : a)
+    if (std::isfinite(x)) v.push_back(x);
+  if (v.empty()) {
     lo = 0;
     hi = 1;
     return;
   }
-  std::vector<double> v(a.data(), a.data() + a.size());
-  std::sort(v.begin(), v.end());
-  lo = v[size_t(0.02 * double(v.size() - 1))];
-  hi = v[size_t(0.98 * double(v.size() - 1))];
+  static constexpr double kQs[] = {0.02, 0.98};
+  const std::vector<double> q = quantiles(v, kQs);
+  lo = q[0];
+  hi = q[1];
   if (!(hi > lo)) hi = lo + 1e-12;
 }
 
@@ -40,7 +46,7 @@ std::shared_ptr<SampleView> run_pass(const SampleRequest& req, int n, bool coars
   view->schedule = req.schedule;
   view->eta = opt.eta;
   view->seed = opt.seed;
-  view->model_version = req.model_version;
+  view->view_version = req.view_version;
   view->coarse = coarse;
   action_range(view->result.action, view->action_lo, view->action_hi);
   return view;

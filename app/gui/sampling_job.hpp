@@ -16,7 +16,7 @@ struct SampleRequest {
   ScoreModelPtr model;
   Schedule schedule;
   SamplerOptions options;    // full-resolution run
-  uint64_t model_version = 0;
+  uint64_t view_version = 0; // Session::view_version() of the model sampled
   int coarse_particles = 256;  // preview size (≥ options.n: single pass)
 };
 
@@ -26,7 +26,7 @@ struct SampleView {
   Schedule schedule;
   double eta = 1.0;
   uint64_t seed = 0;
-  uint64_t model_version = 0;
+  uint64_t view_version = 0;
   bool coarse = false;       // first pass of a progressive request
   double seconds = 0.0;      // wall time of this pass
   double action_lo = 0.0, action_hi = 1.0;   // robust colour range of the per-particle action

@@ -19,7 +19,7 @@ const std::map<std::string, std::pair<int, int>>& command_table() {
       {"w2-sweep", {0, 0}},      {"wait-w2", {0, 0}},        {"play", {0, 0}},
       {"export-chart", {2, 2}},  {"export-csv", {2, 2}},     {"export-viewport", {1, 1}},
       {"screenshot", {1, 1}},    {"frames", {1, 1}},         {"timeout", {1, 1}},
-      {"quit", {0, 0}},          {"compare", {1, 3}},        {"view", {1, 1}},
+      {"quit", {0, 0}},          {"compare", {1, 4}},        {"view", {1, 1}},
       {"wait-compare", {0, 0}},  {"wait-overlay", {0, 0}},    {"expect-error", {1, 8}},
   };
   return t;
@@ -89,9 +89,18 @@ std::vector<ScriptCommand> parse_script(const std::string& path) {
 ScriptRunner::ScriptRunner(std::vector<ScriptCommand> commands, std::string name)
     : commands_(std::move(commands)), name_(std::move(name)) {}
 
+// Commands whose output is the drawn window or viewport: they must see every earlier line
+// drawn, and no later line may change the picture before it is captured.
+static bool captures_frame(const std::string& name) {
+  return name == "screenshot" || name == "export-viewport";
+}
+
 bool ScriptRunner::step(ScriptHost& host, double now) {
+  bool changed_this_frame = false;   // a non-blocking command ran in this step
   while (!done_ && next_ < commands_.size()) {
     const ScriptCommand& c = commands_[next_];
+    // Reproducible figures: a capture waits for the frame that draws the lines before it.
+    if (captures_frame(c.name) && changed_this_frame) return true;
     current_ = c.text();
     const std::string where = name_ + ":" + std::to_string(c.line) + ": " + c.text();
     try {
@@ -135,6 +144,9 @@ bool ScriptRunner::step(ScriptHost& host, double now) {
         host.run_command(c);
       }
       ++next_;
+      changed_this_frame = true;
+      // The screenshot is taken after this frame is drawn: nothing after it may run first.
+      if (c.name == "screenshot") return true;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "[script] error: %s: %s\n", where.c_str(), e.what());
       exit_code_ = 1;

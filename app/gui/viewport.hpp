@@ -1,8 +1,8 @@
 #pragma once
-// The OpenGL viewport: particles at the current time t, trails of every k-th trajectory
-// (coloured by time or by action), the data overlay, pan/zoom, hover, and painting points.
-// Draws with our shaders into an off-screen target shown as an ImGui image. No numerics: it
-// only interpolates between recorded frames.
+// The OpenGL viewport: the camera (pan/zoom), the mouse (hover, painting points) and the order
+// of its render layers (viewport_layers.hpp: density, data, trails, arrows, particles), drawn
+// with our shaders into an off-screen target shown as an ImGui image and exported as PNG or
+// SVG. No numerics: layers only lay out published results.
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +16,7 @@
 #include "gl_util.hpp"
 #include "overlay_job.hpp"
 #include "sampling_job.hpp"
+#include "viewport_layers.hpp"
 
 namespace diffpath::gui {
 
@@ -46,7 +47,6 @@ struct ViewportOutput {
 class Viewport {
  public:
   Viewport() = default;
-  ~Viewport();
   Viewport(const Viewport&) = delete;
   Viewport& operator=(const Viewport&) = delete;
 
@@ -57,7 +57,7 @@ class Viewport {
   /// New sampling result or trail density: rebuilds the trail buffers.
   void set_sample(std::shared_ptr<const SampleView> s, int trail_every);
   void set_data(const Points& data);
-  void set_evaluation(std::shared_ptr<const EvalResult> e) { eval_ = std::move(e); }
+  void set_evaluation(std::shared_ptr<const EvalResult> e) { data_.set_evaluation(std::move(e)); }
   /// New overlay result (score arrows, density heatmap): uploads it.
   void set_overlay(std::shared_ptr<const OverlayResult> o);
   /// The world rectangle currently visible.
@@ -75,46 +75,34 @@ class Viewport {
 
   /// The last rendered image, RGBA8 rows top to bottom.
   std::vector<uint8_t> capture(int& w, int& h) const;
-  /// Number of particles drawn in the last frame.
-  int drawn_particles() const { return int(particles_now_.size() / 2); }
   /// Number of times the GL scene was actually re-rendered (it is cached between changes).
   uint64_t renders() const { return renders_; }
 
   Camera camera;
 
  private:
-  void upload_particles(double t_now);
   void apply_fit();
   void render(double t_now, const ViewportOptions& opt);
-  void set_view_uniforms(GLuint prog) const;
+  ViewTransform transform() const;
   void handle_mouse(ImVec2 origin, ImVec2 size, const ViewportOptions& opt, ViewportOutput& out);
   ImVec2 to_screen(double x, double y, ImVec2 origin, ImVec2 size) const;
 
   std::string error_;
   bool ready_ = false;
-  GLuint prog_particles_ = 0, prog_trails_ = 0, prog_lines_ = 0, prog_density_ = 0;
-  GLuint vao_density_ = 0, vbo_density_ = 0, tex_density_ = 0;
-  GLuint vao_arrows_ = 0, vbo_arrows_ = 0;
-  std::shared_ptr<const OverlayResult> overlay_;
-  GLsizei arrow_vertices_ = 0;
-  bool density_ready_ = false;
-  uint64_t overlay_version_ = 0;
-  GLuint vao_particles_ = 0, vbo_particles_ = 0;
-  GLuint vao_data_ = 0, vbo_data_ = 0;
-  GLuint vao_trails_ = 0, vbo_trails_ = 0;
-  GLuint vao_lines_ = 0, vbo_lines_ = 0;
+  // The layers, bottom to top, and what they share: the colormap texture, the target.
+  DensityLayer density_;
+  DataLayer data_;
+  TrailLayer trails_;
+  ArrowLayer arrows_;
+  ParticleLayer particles_;
+  LineLayer axes_, highlight_;
+  GlTexture colormaps_;
   RenderTarget target_;
 
-  std::shared_ptr<const SampleView> sample_;
-  std::shared_ptr<const EvalResult> eval_;
+  std::shared_ptr<const SampleView> sample_;        // keeps the layers' sample alive
+  std::shared_ptr<const OverlayResult> overlay_;
+  uint64_t overlay_version_ = 0;
   int trail_every_ = 0;
-  std::vector<GLint> trail_first_;
-  std::vector<GLsizei> trail_count_;
-  int data_count_ = 0;
-  Points data_points_ = Points(2, 0);   // the data overlay, for svg()
-  std::vector<float> particles_now_;   // interpolated positions at t_now (x, y, ...)
-  double uploaded_t_ = NAN;
-  const SampleView* uploaded_for_ = nullptr;
   int hovered_particle_ = -1;
   int hovered_eval_ = -1;
   bool mouse_moved_ = false;
@@ -133,7 +121,7 @@ class Viewport {
     bool operator==(const RenderKey&) const = default;
   };
   RenderKey rendered_key_;
-  uint64_t data_version_ = 0, trail_version_ = 0, renders_ = 0;
+  uint64_t renders_ = 0;
   float paint_accum_ = 0.0f;
   uint64_t paint_counter_ = 0;
 };
