@@ -25,6 +25,7 @@ void add_nll_command(CLI::App& app);
 void add_w2_command(CLI::App& app);
 void add_table_command(CLI::App& app);
 void add_kl_command(CLI::App& app);
+void add_density_command(CLI::App& app);
 
 /// Prints one JSON object on stdout (followed by a newline).
 void print_json(const nlohmann::json& j);

@@ -17,33 +17,39 @@
 //
 // Advection (finite volume, so Σ q h² changes only by what crosses the boundary, and the
 // boundary flux is set to zero). Cell-centre velocities u_c; face velocity the average of the
-// two neighbours (second order). Face value: MUSCL reconstruction q_i ± σ_i/2 from the upwind
-// cell with the monotonized-central slope σ = minmod(2Δ₋, (Δ₋+Δ₊)/2, 2Δ₊) — the unlimited
-// central slope wherever q is monotone, so the scheme is second order there and only clips at
-// extrema, where first-order-in-a-cell clipping costs O(h²) in a region O(h) wide. Why not
-// higher order: the limiter is what makes q ≥ 0 provable, and the Gaussian test shows the
-// second order cleanly (see tests/test_fokker_planck.cpp). Positivity: σ ≤ 2Δ₋ ≤ 2 q_i, so a
-// face value is ≤ 2 q_i, and a forward-Euler step loses at most 2 dτ/h · (Σ outgoing face
-// speeds) · q_i; dτ ≤ h / (2 max Σ_out |u|) keeps q ≥ 0. SSP-RK2 (Heun), a convex combination
-// of two such steps, keeps it and is second order in τ. Velocities at the two stage times
-// come from the score interpolated linearly in t (below) with f and g² exact.
+// two neighbours (second order). Face value from the upwind cell: the κ = 1/3 reconstruction
+// q_i + Δ₋/6 + Δ₊/3, third order in 1D and unlimited, so smooth extrema (the peak of every
+// mode) are not clipped — a TVD limiter (MC) clips them and was measured here to cost an
+// order of convergence in the sup norm and tenfold the error at 64². Dimension by dimension
+// with point-value face fluxes the 2D scheme is second order. Positivity: the face value is
+// clamped to [0, 2 q_i] (inactive where q changes by less than O(1) per cell), so a
+// forward-Euler step loses at most 2 dτ/h · (Σ outgoing face speeds) · q_i, and
+// dτ ≤ h / (2 max Σ_out |u|) keeps q ≥ 0. SSP-RK2 (Heun), a convex combination of two such
+// steps, keeps it and is second order in τ. Velocities at the two stage times come from the
+// score interpolated in t (below) with f and g² exact.
 //
 // Diffusion. The zero-flux 5-point Laplacian Δ_h is diagonal in the cosine basis
 // V_ik = c_k cos(π k (i+½)/N), λ_k = −(4/h²) sin²(πk/2N), so exp(θΔ_h) = E ⊗ E with
 // E = V diag(e^{λθ}) Vᵀ: q ← E q Eᵀ. It is the transition matrix of a continuous-time random
 // walk — entries ≥ 0, columns sum to 1 — so it keeps q ≥ 0 and the mass, for any θ. θ is the
 // exact integral ∫ D dτ = η/2 ∫ g² dt = η log(α(t₂)/α(t₁)) (g² = −2f for VP schedules).
-// Strang splitting with a group clock ∫ g² dt ≤ split_clock: per group D(θ/2) A D(θ/2), the
-// adjacent halves merged (exp(aΔ)exp(bΔ) = exp((a+b)Δ)). The commutator of transport and
-// diffusion scales with g², hence the clock ∫ g² dt rather than t (the cosine schedule's last
-// 0.01 in t carries ∫ g² dt ≈ 4.6).
+// Strang splitting per transport substep, D(θ/2) A D(θ/2), so the splitting error is
+// O(dτ²) and falls with the grid like everything else (a splitting step fixed in advance left
+// an error floor of ~3e-3 at η = 1). For η > 0 the substeps are uniform in the clock
+// C = ∫ g² dt, not in t: the transport speed scales with g², so the CFL bound is nearly
+// uniform in C, and all substeps of a node interval share one θ, hence one heat matrix. That
+// matrix is banded (its width is the diffusion length √(2θ) in cells), so a substep's heat
+// costs N² (2B+1), a dense product only where θ is large (the cosine schedule's last 0.01 in t
+// carries ∫ g² dt ≈ 4.6).
 //
-// Score nodes. s on the N² cell centres at nodes t_0 = Tmax > t_1 > … ; between nodes it is
-// interpolated linearly, whose error over one interval of length Δ moves a characteristic by
-// ≈ w Δ³ |∂²_t s| / 12 (w = (1+η)/2 g², the integral of the interpolation error
-// (t−t_k)(t_{k+1}−t)|s''|/2). ∂²_t s is estimated by the second divided difference of the last
-// three nodes; that displacement, in cells and maximised over cells with mass, is kept below
-// node_tol by the usual step controller (Δ ∝ (tol/err)^{1/3}); a step over 2 tol is redone.
+// Score nodes. s on the N² cell centres at nodes t_0 = Tmax > t_1 > … ; on [t_{k+1}, t_k] it is
+// the quadratic through t_{k−1}, t_k, t_{k+1} (linear on the first interval, kept short). Its
+// error s‴(ξ)/6 · (t−t_{k−1})(t−t_k)(t−t_{k+1}), integrated over the interval, moves a
+// characteristic by ≈ w |s[t_{k−2}, …, t_{k+1}]| (h₁h₂³/6 + h₂⁴/12), w = (1+η)/2 g², with the
+// third divided difference of the last four nodes standing in for s‴/6. That displacement, in
+// cells and maximised over cells with mass, is kept below node_tol by the usual controller
+// (Δ ∝ (tol/err)^{1/4}); a step over 2 tol is redone. Linear interpolation was tried first:
+// its error dominated everything else (a tenfold tolerance gave a tenfold error).
 // Output times are nodes (their score is also what the resolution check uses).
 //
 // Output. A cell average is q(x_c) + (h²/24) Δq + O(h⁴), so log q(x_c) ≈ log q̄ − (h²/24) Δ_h q̄/q̄:
@@ -64,7 +70,7 @@ double normal_mass(double a, double b) {
   return 1.0 - 0.5 * std::erfc(b * r) - 0.5 * std::erfc(-a * r);
 }
 
-// ∫_{t}^{Tmax} g² dt' = 2 log(α(t) / α(Tmax)): the clock of the splitting groups.
+// ∫_{t}^{Tmax} g² dt' = 2 log(α(t) / α(Tmax)): the clock of the diffusion substeps.
 double noise_clock(const Schedule& s, double t) {
   return 2.0 * (std::log(s.alpha(t)) - std::log(s.alpha(s.t_max)));
 }
@@ -199,7 +205,7 @@ struct FluxKernel {
   const Velocity& u;
   int N;
   static double face(double qm, double q0, double qp) {  // face value of cell q0 towards qp
-    const double v = q0 + (q0 - qm) / 6.0 + (qp - q0) / 3.0;
+    const double v = q0 + (q0 - qm) * (1.0 / 6.0) + (qp - q0) * (1.0 / 3.0);
     return std::clamp(v, 0.0, 2.0 * q0);
   }
   double fx(int i, int j) const {  // face i+½ in row j; 0 at the walls
@@ -224,15 +230,19 @@ void transport_stage(const Geometry& g, const Grid& q0, double a, const Grid& qs
   const double r = dtau / g.h;
   const FluxKernel k{qs, u, N};
   parallel_for(N, g.threads, [&](int begin, int end) {
-    std::vector<double> fxs(N + 1);
+    // Columns in order; the flux through the face above column j is the one below j + 1.
+    std::vector<double> fxs(N + 1), below(N), above(N);
+    for (int i = 0; i < N; ++i) below[i] = k.fy(i, begin - 1);
     for (int j = begin; j < end; ++j) {
       fxs[0] = 0.0;
       for (int i = 0; i < N; ++i) fxs[i + 1] = k.fx(i, j);
+      for (int i = 0; i < N; ++i) above[i] = k.fy(i, j);
       for (int i = 0; i < N; ++i) {
-        const double div = fxs[i + 1] - fxs[i] + k.fy(i, j) - k.fy(i, j - 1);
+        const double div = fxs[i + 1] - fxs[i] + above[i] - below[i];
         const double stage = qs(i, j) - r * div;
         out(i, j) = (a != 0.0 ? a * q0(i, j) : 0.0) + b * stage;
       }
+      std::swap(below, above);
     }
   });
 }
@@ -272,39 +282,80 @@ double clip_and_mass(const Geometry& g, Grid& q, EtaReport& rep) {
   return mass;
 }
 
-// q ← exp(θ Δ_h) q = E q Eᵀ (E symmetric), see the derivation above.
-void apply_heat(const Geometry& g, double theta, Grid& q, EtaReport& rep) {
-  if (!(theta > 0)) return;
+// E(θ) = V diag(e^{λθ}) Vᵀ, and its bandwidth: entries below 1e-18 of the largest are
+// dropped (a mass change of ~1e-16), so a short step costs N²(2B+1) instead of 2N³.
+struct Heat {
+  double theta = 0;
+  Eigen::MatrixXd E;
+  int band = 0;
+};
+
+Heat make_heat(const Geometry& g, double theta) {
+  Heat H;
+  H.theta = theta;
+  if (!(theta > 0)) return H;
   const int N = g.n;
   const Vec e = (g.lambda * theta).array().exp();
   const Eigen::MatrixXd Vd = g.V * e.asDiagonal();
-  Eigen::MatrixXd E(N, N), T(N, N);
+  H.E.resize(N, N);
+  const int blocks = std::max(1, std::min(N / 16, 4 * g.threads));
+  parallel_for(blocks, g.threads, [&](int begin, int end) {
+    for (int b = begin; b < end; ++b) {
+      const int s = int(int64_t(N) * b / blocks), l = int(int64_t(N) * (b + 1) / blocks) - s;
+      H.E.middleCols(s, l).noalias() = Vd * g.V.transpose().middleCols(s, l);
+    }
+  });
+  const double floor_e = 1e-18 * H.E.cwiseAbs().maxCoeff();
+  for (int j = 0; j < N; ++j)
+    for (int i = 0; i < N; ++i)
+      if (std::abs(H.E(i, j)) > floor_e) H.band = std::max(H.band, std::abs(i - j));
+  return H;
+}
+
+// q ← exp(θ Δ_h) q = E q Eᵀ (E symmetric), see the derivation above. `tmp` is scratch.
+void apply_heat(const Geometry& g, const Heat& H, Grid& q, Grid& tmp, EtaReport& rep) {
+  if (!(H.theta > 0)) return;
+  const int N = g.n, B = H.band;
+  const Eigen::MatrixXd& E = H.E;
+  tmp.resize(N, N);
   const int blocks = std::max(1, std::min(N / 16, 4 * g.threads));
   auto block = [&](int b, int& start, int& len) {
     start = int(int64_t(N) * b / blocks);
     len = int(int64_t(N) * (b + 1) / blocks) - start;
   };
-  parallel_for(blocks, g.threads, [&](int begin, int end) {
-    for (int b = begin; b < end; ++b) {
-      int s, l;
-      block(b, s, l);
-      E.middleCols(s, l).noalias() = Vd * g.V.transpose().middleCols(s, l);
-    }
-  });
-  parallel_for(blocks, g.threads, [&](int begin, int end) {
-    for (int b = begin; b < end; ++b) {
-      int s, l;
-      block(b, s, l);
-      T.middleCols(s, l).noalias() = E * q.middleCols(s, l);
-    }
-  });
-  parallel_for(blocks, g.threads, [&](int begin, int end) {
-    for (int b = begin; b < end; ++b) {
-      int s, l;
-      block(b, s, l);
-      q.middleRows(s, l).noalias() = T.middleRows(s, l) * E;
-    }
-  });
+  if (3 * B >= N) {  // wide kernel: two dense products
+    parallel_for(blocks, g.threads, [&](int begin, int end) {
+      for (int b = begin; b < end; ++b) {
+        int s, l;
+        block(b, s, l);
+        tmp.middleCols(s, l).noalias() = E * q.middleCols(s, l);
+      }
+    });
+    parallel_for(blocks, g.threads, [&](int begin, int end) {
+      for (int b = begin; b < end; ++b) {
+        int s, l;
+        block(b, s, l);
+        q.middleRows(s, l).noalias() = tmp.middleRows(s, l) * E;
+      }
+    });
+  } else {
+    // Along y: tmp(:, j) = Σ_k E(j, k) q(:, k); along x: q(i, j) = Σ_k E(k, i) tmp(k, j).
+    parallel_for(N, g.threads, [&](int begin, int end) {
+      for (int j = begin; j < end; ++j) {
+        const int k0 = std::max(0, j - B), k1 = std::min(N - 1, j + B);
+        auto col = tmp.col(j);
+        col.setZero();
+        for (int k = k0; k <= k1; ++k) col.noalias() += E(k, j) * q.col(k);
+      }
+    });
+    parallel_for(N, g.threads, [&](int begin, int end) {
+      for (int j = begin; j < end; ++j)
+        for (int i = 0; i < N; ++i) {
+          const int k0 = std::max(0, i - B), len = std::min(N - 1, i + B) - k0 + 1;
+          q(i, j) = E.col(i).segment(k0, len).dot(tmp.col(j).segment(k0, len));
+        }
+    });
+  }
   ++rep.diffusion_steps;
 }
 
@@ -419,8 +470,8 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
   for (double e : opt.etas)
     if (!(e >= 0 && e <= 1)) throw Error("fokker_planck: eta " + format_number(e) + " is not in [0, 1]");
   if (!(opt.cfl > 0 && opt.cfl <= 1)) throw Error("fokker_planck: cfl must be in (0, 1]");
-  if (!(opt.node_tol > 0) || !(opt.split_clock > 0) || !(opt.min_width_cells >= 0))
-    throw Error("fokker_planck: node_tol and split_clock must be positive");
+  if (!(opt.node_tol > 0) || !(opt.min_width_cells >= 0))
+    throw Error("fokker_planck: node_tol must be positive and min_width_cells non-negative");
   std::vector<double> times = opt.times.empty() ? std::vector<double>{sch.t_min} : opt.times;
   for (double t : times)
     if (!(t >= sch.t_min && t <= sch.t_max))
@@ -466,25 +517,6 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
     return idx;
   };
 
-  // Splitting-group boundaries: the clock multiples, the output times, Tmin.
-  std::vector<double> bounds{sch.t_max};
-  {
-    const double total = noise_clock(sch, sch.t_min);
-    const int groups = std::max(1, int(std::ceil(total / opt.split_clock - 1e-9)));
-    for (int m = 1; m < groups; ++m) bounds.push_back(time_at_clock(sch, total * m / groups));
-    for (double t : outs) bounds.push_back(t);
-    bounds.push_back(sch.t_min);
-    std::sort(bounds.begin(), bounds.end(), std::greater<>());
-    std::vector<double> b2;
-    for (double t : bounds)
-      if (b2.empty() || b2.back() - t > 1e-12 * sch.t_max) b2.push_back(t);
-      else if (std::find(outs.begin(), outs.end(), t) != outs.end()) b2.back() = t;  // keep exact
-    bounds = b2;
-  }
-  auto diffusion_theta = [&](double eta, double t_hi, double t_lo) {  // ∫ D over [t_lo, t_hi]
-    return eta * (std::log(sch.alpha(t_lo)) - std::log(sch.alpha(t_hi)));
-  };
-
   // Initial condition: exact cell averages of N(0, I), renormalised to the domain.
   Vec cell1(N);
   for (int i = 0; i < N; ++i) cell1(i) = normal_mass(g.xc(i) - 0.5 * g.h, g.xc(i) + 0.5 * g.h);
@@ -518,30 +550,53 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
       }
   };
 
-  // Advances η index e from t_a down to t_b (no boundary strictly inside), s from `si`.
-  Velocity ua, ub;
-  Grid q1, q2;
+  // Advances η index e from t_a down to t_b (a node interval), s from `si`. Substeps: uniform
+  // in t for η = 0; for η > 0 uniform in the clock C = ∫ g² dt, so every substep has the same
+  // diffusion θ = η/2 ΔC and one heat matrix serves the interval. Each substep is Strang:
+  // heat(θ/2), transport (SSP-RK2), heat(θ/2).
+  Velocity ua, ub, um;
+  Grid q1, q2, scratch;
   auto transport_piece = [&](int e, double t_a, double t_b, const ScoreInterp& si) -> bool {
     const double eta = opt.etas[e];
     EtaReport& rep = res.reports[e];
-    Velocity um;
+    const double tm = 0.5 * (t_a + t_b);
     velocity_at(g, sch, eta, t_a, si, ua);
-    velocity_at(g, sch, eta, 0.5 * (t_a + t_b), si, um);
+    velocity_at(g, sch, eta, tm, si, um);
     velocity_at(g, sch, eta, t_b, si, ub);
-    const double out = 1.05 * std::max({max_outflow(g, ua), max_outflow(g, um), max_outflow(g, ub)});
-    const double len = t_a - t_b;
-    const double dmax = out > 0 ? opt.cfl * g.h / (2 * out) : len;
-    const long m = std::max(1L, long(std::ceil(len / dmax)));
-    const double dtau = len / double(m);
-    for (long s = 0; s < m; ++s) {
+    const double oa = max_outflow(g, ua), om = max_outflow(g, um), ob = max_outflow(g, ub);
+    const double bound = opt.cfl * g.h / 2 / 1.05;   // on out(t) · Δt per substep
+    std::vector<double> ts;                          // substep boundaries, t_a … t_b
+    double theta = 0;
+    if (eta > 0) {
+      // Δt ≈ ΔC / g²(t): ΔC ≤ bound · g²/out at the three probes.
+      double rate = 0;  // max out/g²
+      for (auto [o, t] : {std::pair{oa, t_a}, std::pair{om, tm}, std::pair{ob, t_b}})
+        rate = std::max(rate, o / sch.g2(t));
+      const double Ca = noise_clock(sch, t_a), Cb = noise_clock(sch, t_b);
+      const long m = std::max(1L, long(std::ceil((Cb - Ca) * rate / bound)));
+      ts.resize(m + 1);
+      ts[0] = t_a;
+      ts[m] = t_b;
+      for (long k = 1; k < m; ++k) ts[k] = time_at_clock(sch, Ca + (Cb - Ca) * double(k) / m);
+      theta = 0.5 * eta * (Cb - Ca) / double(m);
+    } else {
+      const double out = std::max({oa, om, ob});
+      const long m = std::max(1L, long(std::ceil((t_a - t_b) * out / bound)));
+      ts.resize(m + 1);
+      for (long k = 0; k <= m; ++k) ts[k] = t_a - (t_a - t_b) * double(k) / m;
+      ts[m] = t_b;
+    }
+    const Heat half = make_heat(g, 0.5 * theta);
+    for (size_t s = 0; s + 1 < ts.size(); ++s) {
       if (cancelled()) return false;
-      const double ts = t_a - s * dtau, te = (s + 1 == m) ? t_b : t_a - (s + 1) * dtau;
+      const double dtau = ts[s] - ts[s + 1];
       if (s > 0) std::swap(ua, ub);  // the previous end velocity is this start velocity
-      velocity_at(g, sch, eta, te, si, ub);
-      (void)ts;
+      velocity_at(g, sch, eta, ts[s + 1], si, ub);
+      apply_heat(g, half, Q[e], scratch, rep);
       transport_stage(g, Q[e], 0.0, Q[e], 1.0, dtau, ua, q1);   // q1 = q + dτ L(q; u(τ_n))
       transport_stage(g, Q[e], 0.5, q1, 0.5, dtau, ub, q2);     // ½ q + ½ (q1 + dτ L(q1; u(τ_n+1)))
       std::swap(Q[e], q2);
+      apply_heat(g, half, Q[e], scratch, rep);
       clip_and_mass(g, Q[e], rep);
       ++rep.substeps;
     }
@@ -552,16 +607,8 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
   Points S_pp, S_prev, S_cur, S_next;   // nodes k−2, k−1, k, k+1
   double t_pp = NAN, t_prev = NAN, t_cur = sch.t_max;
   eval_score(t_cur, S_cur);
+  res.node_times.push_back(t_cur);
   if (!outs.empty() && outs.front() == sch.t_max) record(sch.t_max, S_cur);
-  // Per η: position in the group list (the next boundary below the current time), and the
-  // first half of the first group.
-  std::vector<size_t> next_bound(ne, 1);
-  for (int e = 0; e < ne; ++e) {
-    const auto t0 = clock::now();
-    apply_heat(g, 0.5 * diffusion_theta(opt.etas[e], bounds[0], bounds[1]), Q[e], res.reports[e]);
-    clip_and_mass(g, Q[e], res.reports[e]);
-    res.reports[e].seconds += std::chrono::duration<double>(clock::now() - t0).count();
-  }
   size_t next_out = (!outs.empty() && outs.front() == sch.t_max) ? 1 : 0;
   const double span = sch.t_max - sch.t_min;
   double dt = span / 1000.0;  // the first interval is linear and unchecked: keep it short
@@ -593,7 +640,8 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
       // Cells with mass (any η).
       Grid qmax = Q[0];
       for (int e = 1; e < ne; ++e) qmax = qmax.cwiseMax(Q[e]);
-      const double floor_q = 1e-12 * qmax.maxCoeff();
+      // Where log q is worth resolving: within ~14 nats of the peak (the picture shows 12).
+      const double floor_q = 1e-6 * qmax.maxCoeff();
       const Points f12 = (S_cur - S_prev) / (t_cur - t_prev), f23 = (S_next - S_cur) / (t_next - t_cur);
       const Points f123 = (f23 - f12) / (t_next - t_prev);
       Points dd;  // the highest divided difference available
@@ -631,37 +679,12 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
     if (res.score_evaluations > opt.max_nodes)
       throw Error("fokker_planck: more than " + std::to_string(opt.max_nodes) + " score evaluations");
 
+    res.node_times.push_back(t_next);
     // Transport (and diffuse) every η across [t_next, t_cur].
     bool ok = true;
     for (int e = 0; e < ne && ok; ++e) {
       const auto t0 = clock::now();
-      double ta = t_cur;
-      size_t& nb = next_bound[e];
-      while (ok) {
-        const bool at_bound = nb < bounds.size() && bounds[nb] >= t_next - 1e-12 * sch.t_max;
-        const double tb = at_bound ? std::max(bounds[nb], t_next) : t_next;
-        if (tb < ta) ok = transport_piece(e, ta, tb, si);
-        if (!ok) break;
-        ta = tb;
-        if (!at_bound) break;
-        // At a group boundary: the second half of the group above, [record,] the first half
-        // of the group below.
-        const double eta = opt.etas[e];
-        const double b = bounds[nb];
-        const double theta_above = diffusion_theta(eta, bounds[nb - 1], b);
-        const double theta_below = nb + 1 < bounds.size() ? diffusion_theta(eta, b, bounds[nb + 1]) : 0.0;
-        const bool is_out = std::find(outs.begin(), outs.end(), b) != outs.end();
-        if (is_out) {
-          apply_heat(g, 0.5 * theta_above, Q[e], res.reports[e]);
-          clip_and_mass(g, Q[e], res.reports[e]);
-          // Recorded once every η reached t_next (below), then the first half of the next group.
-        } else {
-          apply_heat(g, 0.5 * (theta_above + theta_below), Q[e], res.reports[e]);
-          clip_and_mass(g, Q[e], res.reports[e]);
-        }
-        ++nb;
-        if (tb <= t_next) break;
-      }
+      ok = transport_piece(e, t_cur, t_next, si);
       res.reports[e].seconds += std::chrono::duration<double>(clock::now() - t0).count();
     }
     if (!ok) {
@@ -671,15 +694,6 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
     if (next_out < outs.size() && t_next == outs[next_out]) {
       record(t_next, S_next);
       ++next_out;
-      // The first half of the group below each output.
-      for (int e = 0; e < ne; ++e) {
-        const size_t nb = next_bound[e];  // already past the output boundary
-        if (nb < bounds.size()) {
-          apply_heat(g, 0.5 * diffusion_theta(opt.etas[e], bounds[nb - 1], bounds[nb]), Q[e],
-                     res.reports[e]);
-          clip_and_mass(g, Q[e], res.reports[e]);
-        }
-      }
     }
     S_pp.swap(S_prev);
     S_prev.swap(S_cur);
