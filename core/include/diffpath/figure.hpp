@@ -36,6 +36,7 @@ Color palette_color(int index);
 enum class Colormap {
   Viridis,    // sequential, perceptually uniform (matplotlib's)
   Diverging,  // blue – white – red (ColorBrewer RdBu): signed values such as c(x₀), 0 = white
+  Magma,      // sequential, black – purple – yellow: the app's log-density overlay
 };
 /// u in [0, 1] (clamped, non-finite → 0); for Diverging u = 0.5 is the neutral middle.
 Color colormap_color(Colormap map, double u);

@@ -1,0 +1,710 @@
+#include "diffpath/fokker_planck.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "diffpath/eta_model.hpp"
+#include "diffpath/parallel.hpp"
+
+// Derivation and choices.
+//
+// With τ = Tmax − t the PDE reads ∂_τ q = ∇·(F q) + D Δq, D = η g²/2: transport with velocity
+// u = −F = −f x + (1+η)/2 g² s and diffusion, forwards in τ from q = N(0, I). Both parts are
+// solved separately and combined by Strang splitting, which is second order.
+//
+// Advection (finite volume, so Σ q h² changes only by what crosses the boundary, and the
+// boundary flux is set to zero). Cell-centre velocities u_c; face velocity the average of the
+// two neighbours (second order). Face value from the upwind cell: the κ = 1/3 reconstruction
+// q_i + Δ₋/6 + Δ₊/3, third order in 1D and unlimited, so smooth extrema (the peak of every
+// mode) are not clipped — a TVD limiter (MC) clips them and was measured here to cost an
+// order of convergence in the sup norm and tenfold the error at 64². Dimension by dimension
+// with point-value face fluxes the 2D scheme is second order. Positivity: the face value is
+// clamped to [0, 2 q_i] (inactive where q changes by less than O(1) per cell), so a
+// forward-Euler step loses at most 2 dτ/h · (Σ outgoing face speeds) · q_i, and
+// dτ ≤ h / (2 max Σ_out |u|) keeps q ≥ 0. SSP-RK2 (Heun), a convex combination of two such
+// steps, keeps it and is second order in τ. Velocities at the two stage times come from the
+// score interpolated in t (below) with f and g² exact.
+//
+// Diffusion. The zero-flux 5-point Laplacian Δ_h is diagonal in the cosine basis
+// V_ik = c_k cos(π k (i+½)/N), λ_k = −(4/h²) sin²(πk/2N), so exp(θΔ_h) = E ⊗ E with
+// E = V diag(e^{λθ}) Vᵀ: q ← E q Eᵀ. It is the transition matrix of a continuous-time random
+// walk — entries ≥ 0, columns sum to 1 — so it keeps q ≥ 0 and the mass, for any θ. θ is the
+// exact integral ∫ D dτ = η/2 ∫ g² dt = η log(α(t₂)/α(t₁)) (g² = −2f for VP schedules).
+// Strang splitting per transport substep, D(θ/2) A D(θ/2), so the splitting error is
+// O(dτ²) and falls with the grid like everything else (a splitting step fixed in advance left
+// an error floor of ~3e-3 at η = 1). For η > 0 the substeps are uniform in the clock
+// C = ∫ g² dt, not in t: the transport speed scales with g², so the CFL bound is nearly
+// uniform in C, and all substeps of a node interval share one θ, hence one heat matrix. That
+// matrix is banded (its width is the diffusion length √(2θ) in cells), so a substep's heat
+// costs N² (2B+1), a dense product only where θ is large (the cosine schedule's last 0.01 in t
+// carries ∫ g² dt ≈ 4.6).
+//
+// Score nodes. s on the N² cell centres at nodes t_0 = Tmax > t_1 > … ; on [t_{k+1}, t_k] it is
+// the quadratic through t_{k−1}, t_k, t_{k+1} (linear on the first interval, kept short). Its
+// error s‴(ξ)/6 · (t−t_{k−1})(t−t_k)(t−t_{k+1}), integrated over the interval, moves a
+// characteristic by ≈ w |s[t_{k−2}, …, t_{k+1}]| (h₁h₂³/6 + h₂⁴/12), w = (1+η)/2 g², with the
+// third divided difference of the last four nodes standing in for s‴/6. That displacement, in
+// cells and maximised over cells with mass, is kept below node_tol by the usual controller
+// (Δ ∝ (tol/err)^{1/4}); a step over 2 tol is redone. Linear interpolation was tried first:
+// its error dominated everything else (a tenfold tolerance gave a tenfold error).
+// Output times are nodes (their score is also what the resolution check uses).
+//
+// Output. A cell average is q(x_c) + (h²/24) Δq + O(h⁴), so log q(x_c) ≈ log q̄ − (h²/24) Δ_h q̄/q̄:
+// cell-centre values of the same order as the averages.
+
+namespace diffpath {
+
+namespace {
+
+using Grid = Eigen::MatrixXd;   // N × N, (i, j) ↔ (x_i, y_j), column-major: x contiguous
+constexpr double kLog2Pi = 1.8378770664093453;
+
+// N(0, 1) mass of [a, b] without cancellation in the tails.
+double normal_mass(double a, double b) {
+  const double r = 1.0 / std::sqrt(2.0);
+  if (a >= 0) return 0.5 * (std::erfc(a * r) - std::erfc(b * r));
+  if (b <= 0) return 0.5 * (std::erfc(-b * r) - std::erfc(-a * r));
+  return 1.0 - 0.5 * std::erfc(b * r) - 0.5 * std::erfc(-a * r);
+}
+
+// ∫_{t}^{Tmax} g² dt' = 2 log(α(t) / α(Tmax)): the clock of the diffusion substeps.
+double noise_clock(const Schedule& s, double t) {
+  return 2.0 * (std::log(s.alpha(t)) - std::log(s.alpha(s.t_max)));
+}
+
+// The time t with noise_clock(t) = c (c in [0, clock(Tmin)]), by bisection (monotone).
+double time_at_clock(const Schedule& s, double c) {
+  double lo = s.t_min, hi = s.t_max;  // clock(lo) ≥ c ≥ clock(hi)
+  for (int it = 0; it < 200 && hi - lo > 1e-15 * s.t_max; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (noise_clock(s, mid) > c ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// The grid's geometry and the per-solve constants.
+struct Geometry {
+  int n = 0, threads = 1;
+  double L = 0, h = 0;
+  Vec xc;                            // cell centres (same for x and y)
+  Eigen::MatrixXd V;                 // cosine eigenbasis of the zero-flux Laplacian
+  Vec lambda;                        // its eigenvalues
+};
+
+// s_θ on every cell centre at one time: rows 0, 1 = s_x, s_y; column i + N j.
+class GridScore {
+ public:
+  GridScore(const ScoreModel& model, const Geometry& g) : model_(model), g_(g) {
+    const int N = g.n, total = N * N;
+    const int chunk = 2048;
+    for (int b = 0; b < total; b += chunk) {
+      const int m = std::min(chunk, total - b);
+      Points X(2, m);
+      for (int k = 0; k < m; ++k) {
+        const int c = b + k;
+        X(0, k) = g.xc(c % N);
+        X(1, k) = g.xc(c / N);
+      }
+      chunks_.push_back(std::move(X));
+      begins_.push_back(b);
+    }
+  }
+  void eval(double t, Points& S) const {
+    S.resize(2, Eigen::Index(g_.n) * g_.n);
+    parallel_for(int(chunks_.size()), g_.threads, [&](int begin, int end) {
+      Points out;
+      for (int c = begin; c < end; ++c) {
+        model_.score(chunks_[c], t, out);
+        S.middleCols(begins_[c], chunks_[c].cols()) = out;
+      }
+    });
+    if (!S.allFinite())
+      throw Error("fokker_planck: the score model returned a non-finite value on the grid at t = " +
+                  format_number(t));
+  }
+
+ private:
+  const ScoreModel& model_;
+  const Geometry& g_;
+  std::vector<Points> chunks_;
+  std::vector<int> begins_;
+};
+
+// s between nodes: the Lagrange polynomial through up to three nodes (t_m, S_m).
+struct ScoreInterp {
+  int n = 0;
+  double t[3] = {0, 0, 0};
+  const Points* S[3] = {nullptr, nullptr, nullptr};
+  void weights(double at, double* w) const {
+    for (int m = 0; m < n; ++m) {
+      w[m] = 1.0;
+      for (int l = 0; l < n; ++l)
+        if (l != m) w[m] *= (at - t[l]) / (t[m] - t[l]);
+    }
+  }
+};
+
+// The cell-centre velocity u = −F_{θ,η} = −f x + (1+η)/2 g² s at time t.
+struct Velocity {
+  Grid ux, uy;
+};
+
+void velocity_at(const Geometry& g, const Schedule& sch, double eta, double t,
+                 const ScoreInterp& si, Velocity& u) {
+  const int N = g.n;
+  u.ux.resize(N, N);
+  u.uy.resize(N, N);
+  double w[3] = {0, 0, 0};
+  si.weights(t, w);
+  const double f = sch.f(t), sw = eta_model::score_weight(sch, eta, t);
+  parallel_for(N, g.threads, [&](int begin, int end) {
+    for (int j = begin; j < end; ++j)
+      for (int i = 0; i < N; ++i) {
+        const Eigen::Index c = i + Eigen::Index(N) * j;
+        double sx = 0, sy = 0;
+        for (int m = 0; m < si.n; ++m) {
+          sx += w[m] * (*si.S[m])(0, c);
+          sy += w[m] * (*si.S[m])(1, c);
+        }
+        // −F = −(f x − sw s).
+        u.ux(i, j) = -(f * g.xc(i) - sw * sx);
+        u.uy(i, j) = -(f * g.xc(j) - sw * sy);
+      }
+  });
+}
+
+// max over cells of the summed outgoing face speeds (the positivity bound's denominator).
+double max_outflow(const Geometry& g, const Velocity& u) {
+  const int N = g.n;
+  std::vector<double> col(N, 0.0);
+  parallel_for(N, g.threads, [&](int begin, int end) {
+    for (int j = begin; j < end; ++j) {
+      double m = 0;
+      for (int i = 0; i < N; ++i) {
+        double out = 0;
+        if (i + 1 < N) out += std::max(0.0, 0.5 * (u.ux(i, j) + u.ux(i + 1, j)));
+        if (i > 0) out += std::max(0.0, -0.5 * (u.ux(i - 1, j) + u.ux(i, j)));
+        if (j + 1 < N) out += std::max(0.0, 0.5 * (u.uy(i, j) + u.uy(i, j + 1)));
+        if (j > 0) out += std::max(0.0, -0.5 * (u.uy(i, j - 1) + u.uy(i, j)));
+        m = std::max(m, out);
+      }
+      col[j] = m;
+    }
+  });
+  return *std::max_element(col.begin(), col.end());
+}
+
+// Flux through the face between cells (i, j) and (i+1, j) (fx) or (i, j) and (i, j+1) (fy).
+// Face value from the upwind side: the κ = 1/3 upwind-biased reconstruction
+// q_i + (Δ₋/6 + Δ₊/3) (mirror ghosts at the walls), clamped to [0, 2 q_upwind] for positivity.
+struct FluxKernel {
+  const Grid& q;
+  const Velocity& u;
+  int N;
+  static double face(double qm, double q0, double qp) {  // face value of cell q0 towards qp
+    const double v = q0 + (q0 - qm) * (1.0 / 6.0) + (qp - q0) * (1.0 / 3.0);
+    return std::clamp(v, 0.0, 2.0 * q0);
+  }
+  double fx(int i, int j) const {  // face i+½ in row j; 0 at the walls
+    if (i < 0 || i >= N - 1) return 0.0;
+    const double a = 0.5 * (u.ux(i, j) + u.ux(i + 1, j));
+    if (a > 0) return a * face(q(i > 0 ? i - 1 : 0, j), q(i, j), q(i + 1, j));
+    return a * face(q(i + 2 < N ? i + 2 : N - 1, j), q(i + 1, j), q(i, j));
+  }
+  double fy(int i, int j) const {  // face j+½ in column i
+    if (j < 0 || j >= N - 1) return 0.0;
+    const double a = 0.5 * (u.uy(i, j) + u.uy(i, j + 1));
+    if (a > 0) return a * face(q(i, j > 0 ? j - 1 : 0), q(i, j), q(i, j + 1));
+    return a * face(q(i, j + 2 < N ? j + 2 : N - 1), q(i, j + 1), q(i, j));
+  }
+};
+
+// out = a·q0 + b·(qs + dτ L(qs; u)), L the finite-volume transport operator −∇·(u q).
+void transport_stage(const Geometry& g, const Grid& q0, double a, const Grid& qs, double b,
+                     double dtau, const Velocity& u, Grid& out) {
+  const int N = g.n;
+  out.resize(N, N);
+  const double r = dtau / g.h;
+  const FluxKernel k{qs, u, N};
+  parallel_for(N, g.threads, [&](int begin, int end) {
+    // Columns in order; the flux through the face above column j is the one below j + 1.
+    std::vector<double> fxs(N + 1), below(N), above(N);
+    for (int i = 0; i < N; ++i) below[i] = k.fy(i, begin - 1);
+    for (int j = begin; j < end; ++j) {
+      fxs[0] = 0.0;
+      for (int i = 0; i < N; ++i) fxs[i + 1] = k.fx(i, j);
+      for (int i = 0; i < N; ++i) above[i] = k.fy(i, j);
+      for (int i = 0; i < N; ++i) {
+        const double div = fxs[i + 1] - fxs[i] + above[i] - below[i];
+        const double stage = qs(i, j) - r * div;
+        out(i, j) = (a != 0.0 ? a * q0(i, j) : 0.0) + b * stage;
+      }
+      std::swap(below, above);
+    }
+  });
+}
+
+// Clips round-off negatives to 0 and returns the mass Σ q h², in a thread-independent order.
+double clip_and_mass(const Geometry& g, Grid& q, EtaReport& rep) {
+  const int N = g.n;
+  std::vector<double> col(N), neg(N), mn(N);
+  parallel_for(N, g.threads, [&](int begin, int end) {
+    for (int j = begin; j < end; ++j) {
+      double s = 0, c = 0, m = 0;
+      for (int i = 0; i < N; ++i) {
+        double& v = q(i, j);
+        if (!(v >= 0)) {  // also NaN: reported as a failure by the caller via the mass
+          if (std::isnan(v)) { s = NAN; continue; }
+          m = std::min(m, v);
+          c -= v;
+          v = 0;
+        }
+        s += v;
+      }
+      col[j] = s;
+      neg[j] = c;
+      mn[j] = m;
+    }
+  });
+  double mass = 0;
+  for (int j = 0; j < N; ++j) {
+    mass += col[j];
+    rep.clipped_mass += neg[j];
+    rep.min_q = std::min(rep.min_q, mn[j]);
+  }
+  mass *= g.h * g.h;
+  if (!std::isfinite(mass)) throw Error("fokker_planck: the density became non-finite (eta = " +
+                                        format_number(rep.eta) + ")");
+  rep.max_mass_error = std::max(rep.max_mass_error, std::abs(mass - 1.0));
+  return mass;
+}
+
+// E(θ) = V diag(e^{λθ}) Vᵀ, and its bandwidth: entries below 1e-18 of the largest are
+// dropped (a mass change of ~1e-16), so a short step costs N²(2B+1) instead of 2N³.
+struct Heat {
+  double theta = 0;
+  Eigen::MatrixXd E;
+  int band = 0;
+};
+
+Heat make_heat(const Geometry& g, double theta) {
+  Heat H;
+  H.theta = theta;
+  if (!(theta > 0)) return H;
+  const int N = g.n;
+  const Vec e = (g.lambda * theta).array().exp();
+  const Eigen::MatrixXd Vd = g.V * e.asDiagonal();
+  H.E.resize(N, N);
+  const int blocks = std::max(1, std::min(N / 16, 4 * g.threads));
+  parallel_for(blocks, g.threads, [&](int begin, int end) {
+    for (int b = begin; b < end; ++b) {
+      const int s = int(int64_t(N) * b / blocks), l = int(int64_t(N) * (b + 1) / blocks) - s;
+      H.E.middleCols(s, l).noalias() = Vd * g.V.transpose().middleCols(s, l);
+    }
+  });
+  const double floor_e = 1e-18 * H.E.cwiseAbs().maxCoeff();
+  for (int j = 0; j < N; ++j)
+    for (int i = 0; i < N; ++i)
+      if (std::abs(H.E(i, j)) > floor_e) H.band = std::max(H.band, std::abs(i - j));
+  return H;
+}
+
+// q ← exp(θ Δ_h) q = E q Eᵀ (E symmetric), see the derivation above. `tmp` is scratch.
+void apply_heat(const Geometry& g, const Heat& H, Grid& q, Grid& tmp, EtaReport& rep) {
+  if (!(H.theta > 0)) return;
+  const int N = g.n, B = H.band;
+  const Eigen::MatrixXd& E = H.E;
+  tmp.resize(N, N);
+  const int blocks = std::max(1, std::min(N / 16, 4 * g.threads));
+  auto block = [&](int b, int& start, int& len) {
+    start = int(int64_t(N) * b / blocks);
+    len = int(int64_t(N) * (b + 1) / blocks) - start;
+  };
+  if (3 * B >= N) {  // wide kernel: two dense products
+    parallel_for(blocks, g.threads, [&](int begin, int end) {
+      for (int b = begin; b < end; ++b) {
+        int s, l;
+        block(b, s, l);
+        tmp.middleCols(s, l).noalias() = E * q.middleCols(s, l);
+      }
+    });
+    parallel_for(blocks, g.threads, [&](int begin, int end) {
+      for (int b = begin; b < end; ++b) {
+        int s, l;
+        block(b, s, l);
+        q.middleRows(s, l).noalias() = tmp.middleRows(s, l) * E;
+      }
+    });
+  } else {
+    // Along y: tmp(:, j) = Σ_k E(j, k) q(:, k); along x: q(i, j) = Σ_k E(k, i) tmp(k, j).
+    parallel_for(N, g.threads, [&](int begin, int end) {
+      for (int j = begin; j < end; ++j) {
+        const int k0 = std::max(0, j - B), k1 = std::min(N - 1, j + B);
+        auto col = tmp.col(j);
+        col.setZero();
+        for (int k = k0; k <= k1; ++k) col.noalias() += E(k, j) * q.col(k);
+      }
+    });
+    parallel_for(N, g.threads, [&](int begin, int end) {
+      for (int j = begin; j < end; ++j)
+        for (int i = 0; i < N; ++i) {
+          const int k0 = std::max(0, i - B), len = std::min(N - 1, i + B) - k0 + 1;
+          q(i, j) = E.col(i).segment(k0, len).dot(tmp.col(j).segment(k0, len));
+        }
+    });
+  }
+  ++rep.diffusion_steps;
+}
+
+// log q at the cell centres from the cell averages (second-order centre correction).
+Grid log_density_of(const Geometry& g, const Grid& q) {
+  const int N = g.n;
+  Grid out(N, N);
+  const double c = g.h * g.h / 24.0, ih2 = 1.0 / (g.h * g.h);
+  parallel_for(N, g.threads, [&](int begin, int end) {
+    for (int j = begin; j < end; ++j)
+      for (int i = 0; i < N; ++i) {
+        const double v = q(i, j);
+        if (!(v > 0)) {
+          out(i, j) = -std::numeric_limits<double>::infinity();
+          continue;
+        }
+        const double lap = ((i > 0 ? q(i - 1, j) : v) + (i + 1 < N ? q(i + 1, j) : v) +
+                            (j > 0 ? q(i, j - 1) : v) + (j + 1 < N ? q(i, j + 1) : v) - 4 * v) *
+                           ih2;
+        const double corr = c * lap / v;
+        out(i, j) = std::log(v) - (std::abs(corr) < 0.5 ? corr : 0.0);
+      }
+  });
+  return out;
+}
+
+// The model's local width w = 1/√λ_max(−sym ∇s) per cell (∞ where −∇s has no positive
+// eigenvalue), ∇s by central differences of the node score S.
+std::vector<double> model_widths(const Geometry& g, const Points& S) {
+  const int N = g.n;
+  std::vector<double> w(size_t(N) * N);
+  auto at = [&](int comp, int i, int j) { return S(comp, i + Eigen::Index(N) * j); };
+  parallel_for(N, g.threads, [&](int begin, int end) {
+    for (int j = begin; j < end; ++j)
+      for (int i = 0; i < N; ++i) {
+        const int i0 = std::max(0, i - 1), i1 = std::min(N - 1, i + 1);
+        const int j0 = std::max(0, j - 1), j1 = std::min(N - 1, j + 1);
+        const double dxi = (i1 - i0) * g.h, dyj = (j1 - j0) * g.h;
+        const double sxx = (at(0, i1, j) - at(0, i0, j)) / dxi;
+        const double sxy = (at(0, i, j1) - at(0, i, j0)) / dyj;
+        const double syx = (at(1, i1, j) - at(1, i0, j)) / dxi;
+        const double syy = (at(1, i, j1) - at(1, i, j0)) / dyj;
+        const double a = -sxx, c = -syy, b = -0.5 * (sxy + syx);
+        const double lam = 0.5 * (a + c) + std::sqrt(0.25 * (a - c) * (a - c) + b * b);
+        w[size_t(i) + size_t(N) * j] =
+            lam > 0 ? 1.0 / std::sqrt(lam) : std::numeric_limits<double>::infinity();
+      }
+  });
+  return w;
+}
+
+void resolution_report(const Geometry& g, const std::vector<double>& widths, const Grid& q,
+                       double min_width_cells, DensityGrid& out) {
+  const size_t n = widths.size();
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return widths[a] < widths[b]; });
+  const double cell_mass = g.h * g.h, threshold = min_width_cells * g.h;
+  double cum = 0, unresolved = 0, q05 = NAN;
+  for (size_t k : order) {
+    const double m = q.data()[k] * cell_mass;
+    cum += m;
+    if (widths[k] < threshold) unresolved += m;
+    if (std::isnan(q05) && cum >= 0.05) q05 = widths[k];
+  }
+  out.unresolved_mass = unresolved;
+  out.width_q05 = q05;
+  out.resolved = unresolved <= 0.01;
+}
+
+}  // namespace
+
+double FokkerPlanckResult::log_density(int eta_index, int time_index, double x, double y) const {
+  const Grid& lq = grids.at(eta_index).at(time_index).log_q;
+  if (!(std::abs(x) <= extent && std::abs(y) <= extent)) return NAN;
+  auto locate = [&](double v, int& i0, double& w) {
+    const double u = std::clamp((v + extent) / h - 0.5, 0.0, double(n - 1));
+    i0 = std::min(n - 2, int(std::floor(u)));
+    w = u - i0;
+  };
+  int i, j;
+  double wx, wy;
+  locate(x, i, wx);
+  locate(y, j, wy);
+  auto lerp = [](double a, double b, double w) {
+    if (w == 0) return a;
+    if (w == 1) return b;
+    return (1 - w) * a + w * b;  // −inf propagates: no density there
+  };
+  return lerp(lerp(lq(i, j), lq(i + 1, j), wx), lerp(lq(i, j + 1), lq(i + 1, j + 1), wx), wy);
+}
+
+bool FokkerPlanckResult::resolved(int time_index) const {
+  for (const auto& per_eta : grids)
+    if (!per_eta.at(time_index).resolved) return false;
+  return true;
+}
+
+FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& sch,
+                                       const FokkerPlanckOptions& opt,
+                                       const std::atomic<bool>* cancel,
+                                       const std::function<void(double)>& progress) {
+  using clock = std::chrono::steady_clock;
+  const auto t_start = clock::now();
+  if (model.dim() != 2)
+    throw Error("fokker_planck: the score model has dimension " + std::to_string(model.dim()) +
+                "; the grid solver is 2D");
+  if (opt.grid < 8 || opt.grid > 4096) throw Error("fokker_planck: grid must be in [8, 4096]");
+  if (!(opt.extent > 0) || !std::isfinite(opt.extent))
+    throw Error("fokker_planck: extent must be a positive number");
+  if (opt.etas.empty()) throw Error("fokker_planck: no eta given");
+  for (double e : opt.etas)
+    if (!(e >= 0 && e <= 1)) throw Error("fokker_planck: eta " + format_number(e) + " is not in [0, 1]");
+  if (!(opt.cfl > 0 && opt.cfl <= 1)) throw Error("fokker_planck: cfl must be in (0, 1]");
+  if (!(opt.node_tol > 0) || !(opt.min_width_cells >= 0))
+    throw Error("fokker_planck: node_tol must be positive and min_width_cells non-negative");
+  std::vector<double> times = opt.times.empty() ? std::vector<double>{sch.t_min} : opt.times;
+  for (double t : times)
+    if (!(t >= sch.t_min && t <= sch.t_max))
+      throw Error("fokker_planck: time " + format_number(t) + " is outside [" +
+                  format_number(sch.t_min) + ", " + format_number(sch.t_max) + "]");
+
+  Geometry g;
+  g.n = opt.grid;
+  g.L = opt.extent;
+  g.h = 2 * g.L / g.n;
+  g.threads = opt.threads > 0 ? opt.threads : default_threads();
+  const int N = g.n;
+  g.xc.resize(N);
+  for (int i = 0; i < N; ++i) g.xc(i) = -g.L + (i + 0.5) * g.h;
+  g.V.resize(N, N);
+  g.lambda.resize(N);
+  for (int k = 0; k < N; ++k) {
+    const double ck = std::sqrt((k == 0 ? 1.0 : 2.0) / N);
+    for (int i = 0; i < N; ++i) g.V(i, k) = ck * std::cos(M_PI * k * (i + 0.5) / N);
+    const double sn = std::sin(M_PI * k / (2.0 * N));
+    g.lambda(k) = -4.0 / (g.h * g.h) * sn * sn;
+  }
+
+  FokkerPlanckResult res;
+  res.n = N;
+  res.extent = g.L;
+  res.h = g.h;
+  res.etas = opt.etas;
+  res.times = times;
+  const int ne = int(opt.etas.size()), nt = int(times.size());
+  res.grids.assign(ne, std::vector<DensityGrid>(nt));
+  res.reports.resize(ne);
+  const double eta_max = *std::max_element(opt.etas.begin(), opt.etas.end());
+
+  // Output times, descending and distinct, each with the request indices it serves.
+  std::vector<double> outs = times;
+  std::sort(outs.begin(), outs.end(), std::greater<>());
+  outs.erase(std::unique(outs.begin(), outs.end()), outs.end());
+  auto record_indices = [&](double t) {
+    std::vector<int> idx;
+    for (int k = 0; k < nt; ++k)
+      if (times[k] == t) idx.push_back(k);
+    return idx;
+  };
+
+  // Initial condition: exact cell averages of N(0, I), renormalised to the domain.
+  Vec cell1(N);
+  for (int i = 0; i < N; ++i) cell1(i) = normal_mass(g.xc(i) - 0.5 * g.h, g.xc(i) + 0.5 * g.h);
+  const double inside = cell1.sum();
+  res.prior_mass_outside = 1.0 - normal_mass(-g.L, g.L) * normal_mass(-g.L, g.L);
+  Grid q_init = (cell1 * cell1.transpose()) / (inside * inside * g.h * g.h);
+
+  std::vector<Grid> Q(ne, q_init);
+  for (int e = 0; e < ne; ++e) res.reports[e].eta = opt.etas[e];
+
+  const GridScore grid_score(model, g);
+  auto eval_score = [&](double t, Points& S) {
+    const auto t0 = clock::now();
+    grid_score.eval(t, S);
+    ++res.score_evaluations;
+    res.score_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+  };
+  auto cancelled = [&] { return cancel && cancel->load(std::memory_order_relaxed); };
+
+
+  auto record = [&](double t, const Points& S) {
+    const std::vector<double> widths = model_widths(g, S);
+    for (int k : record_indices(t))
+      for (int e = 0; e < ne; ++e) {
+        DensityGrid& dg = res.grids[e][k];
+        dg.eta = opt.etas[e];
+        dg.t = t;
+        dg.log_q = log_density_of(g, Q[e]);
+        dg.mass = Q[e].sum() * g.h * g.h;
+        resolution_report(g, widths, Q[e], opt.min_width_cells, dg);
+      }
+  };
+
+  // Advances η index e from t_a down to t_b (a node interval), s from `si`. Substeps: uniform
+  // in t for η = 0; for η > 0 uniform in the clock C = ∫ g² dt, so every substep has the same
+  // diffusion θ = η/2 ΔC and one heat matrix serves the interval. Each substep is Strang:
+  // heat(θ/2), transport (SSP-RK2), heat(θ/2).
+  Velocity ua, ub, um;
+  Grid q1, q2, scratch;
+  auto transport_piece = [&](int e, double t_a, double t_b, const ScoreInterp& si) -> bool {
+    const double eta = opt.etas[e];
+    EtaReport& rep = res.reports[e];
+    const double tm = 0.5 * (t_a + t_b);
+    velocity_at(g, sch, eta, t_a, si, ua);
+    velocity_at(g, sch, eta, tm, si, um);
+    velocity_at(g, sch, eta, t_b, si, ub);
+    const double oa = max_outflow(g, ua), om = max_outflow(g, um), ob = max_outflow(g, ub);
+    const double bound = opt.cfl * g.h / 2 / 1.05;   // on out(t) · Δt per substep
+    std::vector<double> ts;                          // substep boundaries, t_a … t_b
+    double theta = 0;
+    if (eta > 0) {
+      // Δt ≈ ΔC / g²(t): ΔC ≤ bound · g²/out at the three probes.
+      double rate = 0;  // max out/g²
+      for (auto [o, t] : {std::pair{oa, t_a}, std::pair{om, tm}, std::pair{ob, t_b}})
+        rate = std::max(rate, o / sch.g2(t));
+      const double Ca = noise_clock(sch, t_a), Cb = noise_clock(sch, t_b);
+      const long m = std::max(1L, long(std::ceil((Cb - Ca) * rate / bound)));
+      ts.resize(m + 1);
+      ts[0] = t_a;
+      ts[m] = t_b;
+      for (long k = 1; k < m; ++k) ts[k] = time_at_clock(sch, Ca + (Cb - Ca) * double(k) / m);
+      theta = 0.5 * eta * (Cb - Ca) / double(m);
+    } else {
+      const double out = std::max({oa, om, ob});
+      const long m = std::max(1L, long(std::ceil((t_a - t_b) * out / bound)));
+      ts.resize(m + 1);
+      for (long k = 0; k <= m; ++k) ts[k] = t_a - (t_a - t_b) * double(k) / m;
+      ts[m] = t_b;
+    }
+    const Heat half = make_heat(g, 0.5 * theta);
+    for (size_t s = 0; s + 1 < ts.size(); ++s) {
+      if (cancelled()) return false;
+      const double dtau = ts[s] - ts[s + 1];
+      if (s > 0) std::swap(ua, ub);  // the previous end velocity is this start velocity
+      velocity_at(g, sch, eta, ts[s + 1], si, ub);
+      apply_heat(g, half, Q[e], scratch, rep);
+      transport_stage(g, Q[e], 0.0, Q[e], 1.0, dtau, ua, q1);   // q1 = q + dτ L(q; u(τ_n))
+      transport_stage(g, Q[e], 0.5, q1, 0.5, dtau, ub, q2);     // ½ q + ½ (q1 + dτ L(q1; u(τ_n+1)))
+      std::swap(Q[e], q2);
+      apply_heat(g, half, Q[e], scratch, rep);
+      clip_and_mass(g, Q[e], rep);
+      ++rep.substeps;
+    }
+    return true;
+  };
+
+  // The node loop.
+  Points S_pp, S_prev, S_cur, S_next;   // nodes k−2, k−1, k, k+1
+  double t_pp = NAN, t_prev = NAN, t_cur = sch.t_max;
+  eval_score(t_cur, S_cur);
+  res.node_times.push_back(t_cur);
+  if (!outs.empty() && outs.front() == sch.t_max) record(sch.t_max, S_cur);
+  size_t next_out = (!outs.empty() && outs.front() == sch.t_max) ? 1 : 0;
+  const double span = sch.t_max - sch.t_min;
+  double dt = span / 1000.0;  // the first interval is linear and unchecked: keep it short
+  const double dt_max = span / 16.0;
+  while (t_cur > sch.t_min) {
+    if (cancelled()) {
+      res.cancelled = true;
+      break;
+    }
+    const double target = next_out < outs.size() ? outs[next_out] : sch.t_min;
+    double step = std::min(dt, dt_max);
+    if (t_cur - step < target + 0.3 * step) step = t_cur - target;
+    const double t_next = (step == t_cur - target) ? target : t_cur - step;
+    eval_score(t_next, S_next);
+
+    // Interpolation-error estimate over this interval (see the derivation above).
+    ScoreInterp si;
+    if (!std::isnan(t_prev)) {
+      si.n = 3;
+      si.t[0] = t_prev, si.t[1] = t_cur, si.t[2] = t_next;
+      si.S[0] = &S_prev, si.S[1] = &S_cur, si.S[2] = &S_next;
+    } else {
+      si.n = 2;
+      si.t[0] = t_cur, si.t[1] = t_next;
+      si.S[0] = &S_cur, si.S[1] = &S_next;
+    }
+    if (!std::isnan(t_prev)) {
+      const double h1 = t_prev - t_cur, h2 = t_cur - t_next;
+      // Cells with mass (any η).
+      Grid qmax = Q[0];
+      for (int e = 1; e < ne; ++e) qmax = qmax.cwiseMax(Q[e]);
+      // Where log q is worth resolving: within ~14 nats of the peak (the picture shows 12).
+      const double floor_q = 1e-6 * qmax.maxCoeff();
+      const Points f12 = (S_cur - S_prev) / (t_cur - t_prev), f23 = (S_next - S_cur) / (t_next - t_cur);
+      const Points f123 = (f23 - f12) / (t_next - t_prev);
+      Points dd;  // the highest divided difference available
+      double weight;  // ∫ |nodal polynomial| over the interval
+      int order;
+      if (!std::isnan(t_pp)) {
+        const Points f01 = (S_prev - S_pp) / (t_prev - t_pp);
+        const Points f012 = (f12 - f01) / (t_cur - t_pp);
+        dd = (f123 - f012) / (t_next - t_pp);
+        weight = h1 * h2 * h2 * h2 / 6.0 + h2 * h2 * h2 * h2 / 12.0;
+        order = 4;
+      } else {  // two intervals only: the linear interpolant's bound (conservative)
+        dd = f123;
+        weight = h2 * h2 * h2 / 6.0;
+        order = 3;
+      }
+      double worst = 0;
+      for (Eigen::Index c = 0; c < dd.cols(); ++c)
+        if (qmax.data()[c] > floor_q) worst = std::max(worst, dd.col(c).cwiseAbs().maxCoeff());
+      const double w = 0.5 * (1 + eta_max) * std::max(sch.g2(t_cur), sch.g2(t_next));
+      const double err = w * weight * worst / g.h;
+      const double factor =
+          err > 0 ? std::clamp(0.9 * std::pow(opt.node_tol / err, 1.0 / order), 0.2, 2.0) : 2.0;
+      if (err > 2 * opt.node_tol && h2 > 1e-9 * span) {
+        ++res.rejected_nodes;
+        dt = h2 * factor;
+        if (res.score_evaluations > opt.max_nodes)
+          throw Error("fokker_planck: more than " + std::to_string(opt.max_nodes) +
+                      " score evaluations (the score changes too fast in t at t = " +
+                      format_number(t_cur) + ")");
+        continue;
+      }
+      dt = h2 * factor;
+    }
+    if (res.score_evaluations > opt.max_nodes)
+      throw Error("fokker_planck: more than " + std::to_string(opt.max_nodes) + " score evaluations");
+
+    res.node_times.push_back(t_next);
+    // Transport (and diffuse) every η across [t_next, t_cur].
+    bool ok = true;
+    for (int e = 0; e < ne && ok; ++e) {
+      const auto t0 = clock::now();
+      ok = transport_piece(e, t_cur, t_next, si);
+      res.reports[e].seconds += std::chrono::duration<double>(clock::now() - t0).count();
+    }
+    if (!ok) {
+      res.cancelled = true;
+      break;
+    }
+    if (next_out < outs.size() && t_next == outs[next_out]) {
+      record(t_next, S_next);
+      ++next_out;
+    }
+    S_pp.swap(S_prev);
+    S_prev.swap(S_cur);
+    S_cur.swap(S_next);
+    t_pp = t_prev;
+    t_prev = t_cur;
+    t_cur = t_next;
+    if (progress) progress(std::clamp((sch.t_max - t_cur) / span, 0.0, 1.0));
+  }
+  res.seconds = std::chrono::duration<double>(clock::now() - t_start).count();
+  return res;
+}
+
+}  // namespace diffpath
