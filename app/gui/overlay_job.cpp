@@ -58,23 +58,11 @@ void score_field(const OverlayRequest& req, OverlayResult& out) {
 
 }  // namespace
 
-// The time at which σ(t)² = s2 on [t_min, t_max] (σ² grows with t), by bisection; t_min if
-// σ² is already ≥ s2 there, t_max if it never reaches s2.
-// TODO(merge): Schedule::time_at_sigma2 (core, on another branch) replaces this.
-double time_at_sigma2(const Schedule& schedule, double s2) {
-  double lo = schedule.t_min, hi = schedule.t_max;
-  if (schedule.sigma2(lo) >= s2) return lo;
-  for (int i = 0; i < 60; ++i) {
-    const double mid = 0.5 * (lo + hi);
-    (schedule.sigma2(mid) < s2 ? lo : hi) = mid;
-  }
-  return hi;
-}
-
 double density_time(const Schedule& schedule, double t) {
   // Below σ² = 0.04 the probability-flow ODE started from grid points away from the data is
   // stiff (|s| ~ distance / σ²): a 40 × 40 grid at Tmin takes minutes instead of seconds.
-  return std::clamp(t, time_at_sigma2(schedule, 0.04), schedule.t_max - 0.05);
+  const double t_floor = std::clamp(schedule.time_at_sigma2(0.04), schedule.t_min, schedule.t_max);
+  return std::clamp(t, t_floor, schedule.t_max - 0.05);
 }
 
 namespace {

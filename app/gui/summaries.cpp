@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "diffpath/action.hpp"
 #include "diffpath/stats.hpp"
 
 namespace diffpath::gui {
@@ -21,8 +22,8 @@ ValueSe nll_first_order_band(const LikelihoodSummary& s, double eta) {
 
 ValueSe loss_from_kl(double loss_star, double loss_star_se, double kl, double kl_se,
                      const Schedule& schedule) {
-  const double to_loss = 2.0 / (schedule.t_max - schedule.t_min);
-  return {loss_star + to_loss * kl, std::hypot(loss_star_se, to_loss * kl_se)};
+  return {loss_star + kl_in_loss_units(schedule, kl),
+          std::hypot(loss_star_se, kl_in_loss_units(schedule, kl_se))};
 }
 
 }  // namespace diffpath::gui

@@ -16,8 +16,7 @@ struct ValueSe {
 ValueSe nll_first_order_band(const LikelihoodSummary& s, double eta);
 
 /// The path-integral KL term in training-loss units: the DSM loss is L = L* + 2/(Tmax − Tmin)·KL
-/// (action.hpp, dsm_loss_estimate), standard errors combined as independent.
-/// TODO(merge): the core function for this identity (another branch) replaces this one.
+/// (action.hpp: kl_in_loss_units), standard errors combined as independent.
 ValueSe loss_from_kl(double loss_star, double loss_star_se, double kl, double kl_se,
                      const Schedule& schedule);
 
