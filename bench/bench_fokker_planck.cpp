@@ -21,6 +21,7 @@
 
 #include "diffpath/checkpoint.hpp"
 #include "diffpath/fokker_planck.hpp"
+#include "shipped_model.hpp"
 #include "diffpath/ground_truth.hpp"
 #include "diffpath/score_model.hpp"
 
@@ -35,15 +36,7 @@ double cpu_seconds() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
-const ScoreModel& network() {
-  static const std::shared_ptr<const ScoreModel> model = [] {
-    const std::string path = (std::filesystem::path(__FILE__).parent_path().parent_path() /
-                              "assets" / "swissroll-simple.safetensors")
-                                 .string();
-    return std::shared_ptr<const ScoreModel>(load_mlp_model(path));
-  }();
-  return *model;
-}
+const ScoreModel& network() { return shipped_simple_network(); }
 
 void BM_FokkerPlanck(benchmark::State& state) {
   const int k = int(state.range(0));

@@ -17,6 +17,7 @@
 #include "diffpath/checkpoint.hpp"
 #include "diffpath/dataset.hpp"
 #include "diffpath/likelihood.hpp"
+#include "shipped_model.hpp"
 #include "diffpath/mlp.hpp"
 
 using namespace diffpath;
@@ -26,23 +27,8 @@ namespace {
 constexpr double kReferenceSeconds = 1000.0;
 constexpr int kPoints = 1000;
 
-const ScoreModel& paper_model() {
-  static const std::shared_ptr<const ScoreModel> model = [] {
-    // bench/ sits next to assets/ in the source tree (CMake passes absolute __FILE__ paths).
-    const std::string path =
-        (std::filesystem::path(__FILE__).parent_path().parent_path() / "assets" /
-         "swissroll-simple.safetensors")
-            .string();
-    if (std::filesystem::exists(path)) {
-      std::fprintf(stderr, "bench_likelihood: using trained checkpoint %s\n", path.c_str());
-      return std::shared_ptr<const ScoreModel>(load_mlp_model(path));
-    }
-    std::fprintf(stderr, "bench_likelihood: no checkpoint, random-init paper network\n");
-    return std::shared_ptr<const ScoreModel>(std::make_shared<Mlp>(
-        MlpParams::init(2, {128, 128, 128}, Activation::Swish, 1), "mlp:random"));
-  }();
-  return *model;
-}
+// The trained checkpoint: the paper's network trained here on the swiss roll.
+const ScoreModel& paper_model() { return shipped_simple_network(); }
 
 void BM_NllWkbSwissroll(benchmark::State& state) {
   const Points x0 = make_dataset("swissroll", kPoints, 12345).points;  // fresh evaluation set

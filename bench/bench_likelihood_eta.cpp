@@ -1,6 +1,6 @@
 // NLL(η) of the η-sampler (DESIGN §1.9) for 1000 swiss-roll points × 6 η
 // (0, 0.05, 0.1, 0.2, 0.5, 1) on the shipped simple network, 2 threads, at the estimator's
-// defaults (likelihood.hpp: 32 paths per point, 128 stochastic Heun steps, half-step rerun on
+// defaults (likelihood.hpp: 8 paths per point, 256 stochastic Heun steps, half-step rerun on
 // 64 points). Issue 8's target is ≤ 60 s. Baseline, measured in the same run: NLL + exact WKB
 // (evaluate_likelihood, rtol 1e-5, no error estimate) of the same points: x_nll_wkb = its
 // time / ours. Also prints the estimator's own error at each η (mc_se, bias, err) — the
@@ -14,20 +14,13 @@
 #include "diffpath/checkpoint.hpp"
 #include "diffpath/dataset.hpp"
 #include "diffpath/likelihood.hpp"
+#include "shipped_model.hpp"
 
 using namespace diffpath;
 
 namespace {
 
-const ScoreModel& shipped_model() {
-  static const std::shared_ptr<const ScoreModel> model = [] {
-    const std::string path = (std::filesystem::path(__FILE__).parent_path().parent_path() /
-                              "assets" / "swissroll-simple.safetensors")
-                                 .string();
-    return std::shared_ptr<const ScoreModel>(load_mlp_model(path));
-  }();
-  return *model;
-}
+const ScoreModel& shipped_model() { return shipped_simple_network(); }
 
 double baseline_seconds(const Points& x0) {
   static double seconds = [&] {
@@ -44,7 +37,10 @@ void BM_NllEtaSwissroll(benchmark::State& state) {
   const Points x0 = make_dataset("swissroll", n, 12345).points;
   EtaLikelihoodOptions opt;
   opt.etas = {0.0, 0.05, 0.1, 0.2, 0.5, 1.0};
-  opt.threads = 2;
+  opt.threads = int(state.range(3));
+  if (state.range(1) > 0) opt.paths = int(state.range(1));
+  if (state.range(2) > 0) opt.steps = int(state.range(2));
+  if (n == 128) opt.error_points = 0;  // the app's quick pass (app/gui/nll_eta_job.cpp)
   EtaLikelihoodSummary s;
   for (auto _ : state) {
     s = evaluate_likelihood_eta(shipped_model(), Schedule::simple(), x0, opt);
@@ -57,14 +53,24 @@ void BM_NllEtaSwissroll(benchmark::State& state) {
   for (const EtaCurvePoint& c : s.curve) {
     const double own = c.mc_se + std::abs(c.bias) + c.err;
     worst = std::max(worst, own);
-    std::fprintf(stderr, "  n %d eta %-5g NLL %.4f ± %.3f (spread)  mc_se %.4f  bias %.4f  err %.4f  ess %.1f\n",
-                 n, c.eta, c.mean, c.se, c.mc_se, c.bias, c.err, c.ess_median);
+    std::fprintf(stderr, "  n %d paths %d steps %d eta %-5g NLL %.4f ± %.3f (spread)  mc_se %.4f  bias %.4f  err %.4f  ess %.1f\n",
+                 n, opt.paths, opt.steps, c.eta, c.mean, c.se, c.mc_se, c.bias, c.err, c.ess_median);
   }
   state.counters["worst_own_error"] = worst;
 }
 
 }  // namespace
 
-BENCHMARK(BM_NllEtaSwissroll)->Arg(1000)->Arg(128)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+// Args: points, paths (0 = default), steps (0 = default), threads. The defaults, then the
+// trade-offs of paths (Monte-Carlo error, Jensen bias ∝ 1/M) against steps (time-step error,
+// which dominates at η = 1); the app's case on 1 thread (the GUI's other core samples).
+BENCHMARK(BM_NllEtaSwissroll)
+    ->Args({1000, 0, 0, 2})
+    ->Args({1000, 32, 128, 2})
+    ->Args({1000, 16, 192, 2})
+    ->Args({128, 8, 64, 1})
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

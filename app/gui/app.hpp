@@ -4,6 +4,7 @@
 // commands (ScriptHost), so scripted runs go through exactly the code a click does.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "charts.hpp"
 #include "experiment.hpp"
@@ -90,6 +91,7 @@ class App final : public ScriptHost {
   int64_t wait_steps_target_ = 0;
   int frames_left_ = 0;
   uint64_t wait_model_version_ = 0;
+  std::vector<uint64_t> wait_nll_eta_versions_;  // wait-nll-eta: per slot, the version to reach
   int64_t wait_eval_step_ = 0;   // wait-eval: the evaluated snapshot must include these steps
   uint64_t w2_target_ = 0;
 

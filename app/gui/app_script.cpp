@@ -264,6 +264,21 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
       throw Error("wait-eval: the model has no third derivatives");
     return e && e->model_version >= wait_model_version_ && e->step >= wait_eval_step_;
   }
+  if (c.name == "wait-nll-eta") {
+    const auto& slots = session_->slots();
+    if (first) {
+      wait_nll_eta_versions_.clear();
+      for (const auto& sl : slots) wait_nll_eta_versions_.push_back(sl->model_version());
+    }
+    for (size_t k = 0; k < slots.size(); ++k) {
+      const ModelSlot& sl = *slots[k];
+      if (!sl.error().empty()) throw Error(sl.error());
+      auto r = sl.nll_eta();
+      const uint64_t want = k < wait_nll_eta_versions_.size() ? wait_nll_eta_versions_[k] : 0;
+      if (!r || r->coarse || r->model_version < want) return false;
+    }
+    return true;
+  }
   if (c.name == "wait-overlay") {
     if (!view_opt_.show_score && !view_opt_.show_density) throw Error("wait-overlay: no overlay is on");
     auto o = overlay_job_->latest();

@@ -12,6 +12,7 @@
 
 #include "diffpath/figure.hpp"
 #include "diffpath/stats.hpp"
+#include "model_slot.hpp"
 #include "summaries.hpp"
 
 namespace diffpath::gui {
@@ -243,6 +244,44 @@ Figure nll_step_chart(const Session& s, bool& has) {
   return f;
 }
 
+// The NLL(η) curve of one slot (§1.9) with error bars (spread over the points), on [0, η_max].
+Series nll_eta_series(const ModelSlot& c, const NllEtaResult& r, double eta_max) {
+  std::vector<double> x, y, err;
+  for (const EtaCurvePoint& p : r.summary.curve)
+    if (p.eta <= eta_max * (1 + 1e-9) && std::isfinite(p.mean)) {
+      x.push_back(p.eta);
+      y.push_back(p.mean);
+      err.push_back(std::isfinite(p.se) ? p.se : 0.0);
+    }
+  Series l = Series::line(x, y, c.label() + (r.coarse ? ": NLL(η), coarse" : ": NLL(η)"));
+  l.with_error(err, ErrorStyle::Bars).with_color(c.color()).markers = true;
+  return l;
+}
+
+// The WKB line as what it is, the curve's tangent at 0: from the curve's own η = 0 value with
+// slope E[−c], drawn only while it stays near the curve's range (a slope of −74 would otherwise
+// flatten the curve to a line), labelled with how far first order holds.
+Series tangent_series(const ModelSlot& c, const NllEtaResult& r, const LikelihoodSummary& sm,
+                      double eta_max) {
+  double lo = INFINITY, hi = -INFINITY, at0 = NAN;
+  for (const EtaCurvePoint& p : r.summary.curve) {
+    if (!std::isfinite(p.mean)) continue;
+    if (p.eta == 0) at0 = p.mean;
+    lo = std::min(lo, p.mean);
+    hi = std::max(hi, p.mean);
+  }
+  const double span = std::max(hi - lo, 0.05);
+  const double slope = sm.wkb_mean;
+  const double end = std::abs(slope) > 0 ? std::min(eta_max, 1.5 * span / std::abs(slope)) : eta_max;
+  const double holds = first_order_holds_up_to(r.summary.curve, sm.wkb_mean, sm.wkb_se);
+  std::string label = c.label() + fmt(": tangent, slope %.2f", slope);
+  if (!r.coarse && std::isfinite(holds))
+    label += holds > 0 ? fmt(", holds to η ≈ %.2g", holds) : std::string(", misses at once");
+  return Series::line({0.0, end}, {at0, at0 + end * slope}, label)
+      .with_color(darker(c.color()))
+      .with_dash(Dash::Dashed);
+}
+
 Figure nll_eta_chart(const Session& s, double eta, double eta_max, bool& has) {
   Figure f;
   f.title = chart_title(ChartId::NllEta);
@@ -254,22 +293,29 @@ Figure nll_eta_chart(const Session& s, double eta, double eta_max, bool& has) {
   has = false;
   for (const auto& c : slots) {
     const auto e = c->evaluation();
-    if (!e || !std::isfinite(e->summary.nll_mean)) continue;
-    has = true;
-    const auto& sm = e->summary;
-    std::vector<double> x, y, err;
-    for (int i = 0; i <= 20; ++i) {
-      const double t = eta_max * i / 20.0;
-      const ValueSe band = nll_first_order_band(sm, t);
-      x.push_back(t);
-      y.push_back(band.value);
-      err.push_back(band.se);
+    const auto r = c->nll_eta();
+    if (r && !r->summary.curve.empty()) {
+      has = true;
+      f.series.push_back(nll_eta_series(*c, *r, eta_max));
+      if (e && std::isfinite(e->summary.wkb_mean))
+        f.series.push_back(tangent_series(*c, *r, e->summary, eta_max));
+    } else if (e && std::isfinite(e->summary.nll_mean)) {
+      // No curve yet: the first-order line with its band, until the curve arrives.
+      has = true;
+      std::vector<double> x, y, err;
+      for (int i = 0; i <= 20; ++i) {
+        const double t = eta_max * i / 20.0;
+        const ValueSe band = nll_first_order_band(e->summary, t);
+        x.push_back(t);
+        y.push_back(band.value);
+        err.push_back(band.se);
+      }
+      f.series.push_back(Series::line(x, y, c->label() + fmt(": first order, slope %.2f", e->summary.wkb_mean))
+                             .with_error(err).with_color(c->color()).with_dash(Dash::Dashed));
     }
-    const std::string label = c->label() + fmt(": slope %.2f", sm.wkb_mean);
-    f.series.push_back(Series::line(x, y, label).with_error(err).with_color(c->color()));
-    if (!e->exact_eta.empty())
+    if (e && !e->exact_eta.empty())
       f.series.push_back(Series::line(e->exact_eta, e->exact_nll, "exact NLL(η), Gaussian")
-                             .with_color(c->color()).with_dash(Dash::Dashed));
+                             .with_color(c->color()).with_dash(Dash::Dotted));
   }
   if (auto ref = s.main().reference_evaluation(); ref && has) {
     const auto& r = ref->summary;
@@ -277,13 +323,8 @@ Figure nll_eta_chart(const Session& s, double eta, double eta_max, bool& has) {
                                     "exact score, first order")
                            .with_color(Color::rgb(0x444444, 0.8)).with_dash(Dash::Dotted));
   }
-  if (const auto e = s.main().evaluation(); has && e) {
-    Series m = Series::scatter({eta}, {nll_first_order(e->summary, eta)},
-                               "current η = " + fmt("%.3f", eta));
-    m.with_color(Color::rgb(0x000000, 0.85)).marker_radius = 5.0;
-    f.series.push_back(std::move(m));
-  }
-  f.series.push_back(Series::vline(eta).with_color(Color::rgb(0x666666, 0.7)).with_dash(Dash::Dotted));
+  f.series.push_back(Series::vline(eta, "current η = " + fmt("%.3f", eta))
+                         .with_color(Color::rgb(0x666666, 0.7)).with_dash(Dash::Dotted));
   return f;
 }
 
@@ -403,7 +444,7 @@ std::string chart_signature(ChartId id, const Session& s, double eta, double eta
     std::string sig;
     for (const auto& sl : s.slots()) {
       sig += "|" + sl->label() + ptr(sl->evaluation().get()) + ptr(sl->reference_evaluation().get()) +
-             std::to_string(sl->eval_history().size());
+             ptr(sl->nll_eta().get()) + std::to_string(sl->eval_history().size());
       if (loss && sl->trains()) {
         const auto& h = sl->trainer_status().history;
         sig += ":" + std::to_string(h.size()) + (h.empty() ? "" : ":" + std::to_string(h.back().step));

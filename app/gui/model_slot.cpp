@@ -87,7 +87,7 @@ ModelSlot::ModelSlot(const Experiment& e, const Points& data, EvalInputs inputs,
                      bool train, bool reference)
     : spec_{e.schedule, e.model, e.checkpoint}, kind_(e.model), schedule_(e.schedule),
       color_index_(color_index), inputs_(std::move(inputs)), data_(data),
-      evaluator_(make_eval_job()) {
+      evaluator_(make_eval_job()), nll_eta_job_(make_nll_eta_job()) {
   label_ = model_label(schedule_, kind_);
   data_score_ = data_score(e, data, schedule_);
   switch (kind_) {
@@ -137,7 +137,9 @@ ModelSlot::ModelSlot(const Experiment& e, const Points& data, EvalInputs inputs,
 ModelSlot::~ModelSlot() {
   // The evaluator holds snapshots, never the trainer: stop it first.
   evaluator_->cancel();
+  nll_eta_job_->cancel();
   evaluator_.reset();
+  nll_eta_job_.reset();
   trainer_.reset();
 }
 
@@ -149,6 +151,10 @@ void ModelSlot::clear_evaluations() {
   evaluated_version_ = 0;
   evaluator_->cancel();
   seen_eval_ = evaluator_->version();   // a result of the cancelled request is not ours
+  nll_eta_latest_.reset();
+  nll_eta_version_ = 0;
+  nll_eta_job_->cancel();
+  seen_nll_eta_ = nll_eta_job_->version();
 }
 
 void ModelSlot::set_eval_inputs(EvalInputs inputs) {
@@ -177,6 +183,13 @@ void ModelSlot::submit_eval() {
     }
   }
   evaluator_->submit(std::move(r));
+}
+
+void ModelSlot::submit_nll_eta() {
+  if (!model_ || model_->max_order() < 1) return;
+  // Coarse first only while there is nothing to show: later snapshots replace a full curve.
+  nll_eta_job_->submit({model_, schedule_, inputs_.x0, model_version_, !nll_eta_latest_ || nll_eta_latest_->coarse});
+  nll_eta_version_ = model_version_;
 }
 
 void ModelSlot::tick(double now) {
@@ -211,15 +224,22 @@ void ModelSlot::tick(double now) {
       }
     }
   }
+  if (const uint64_t v = nll_eta_job_->version(); v != seen_nll_eta_) {
+    seen_nll_eta_ = v;
+    nll_eta_latest_ = nll_eta_job_->latest();
+  }
   // The current failure, if any (a later success clears it, so a dismissed message stays away).
   if (trainer_ && status_.state == TrainerState::Failed && !status_.message.empty())
     error_ = label_ + ": training failed: " + status_.message;
   else if (!evaluator_->error().empty())
     error_ = label_ + ": evaluation: " + evaluator_->error();
+  else if (!nll_eta_job_->error().empty())
+    error_ = label_ + ": NLL(eta): " + nll_eta_job_->error();
   else
     error_.clear();
   // Evaluate the newest snapshot when the evaluator is free (never queue a backlog).
   if (evaluator_->idle() && (reference_pending_ || evaluated_version_ != model_version_)) submit_eval();
+  if (nll_eta_job_->idle() && nll_eta_version_ != model_version_) submit_nll_eta();
 }
 
 void ModelSlot::start_training() {
@@ -242,6 +262,7 @@ void ModelSlot::reset_training(const Experiment& e, const Points& data) {
   if (running) trainer_->start();
   eval_history_.clear();
   eval_latest_.reset();
+  nll_eta_latest_.reset();
 }
 
 int64_t ModelSlot::train_more(int64_t n) {

@@ -6,9 +6,8 @@
 // except the few options passed at construction (the exact-score reference line).
 // Everything runs in background threads; tick() only polls.
 //
-// Adding one more per-slot result (e.g. a per-model NLL(η) curve): one more LatestJob member
-// fed from submit_eval()'s request and one more shared_ptr<const ...> accessor; the charts
-// iterate slots() and pick it up (charts.cpp, nll_eta_chart).
+// Adding one more per-slot result: one more LatestJob member fed like submit_nll_eta() and one
+// more shared_ptr<const ...> accessor; the charts iterate slots() and pick it up (charts.cpp).
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -20,6 +19,7 @@
 #include "diffpath/trainer.hpp"
 #include "eval_job.hpp"
 #include "experiment.hpp"
+#include "nll_eta_job.hpp"
 
 namespace diffpath::gui {
 
@@ -113,16 +113,25 @@ class ModelSlot {
   bool eval_busy() const { return evaluator_->busy(); }
   double eval_progress() const { return evaluator_->progress(); }
   uint64_t evaluations_done() const { return evaluations_done_; }
+  /// NLL(η) of the newest snapshot that has one (coarse first, then the full grid; nullptr
+  /// before the first). Evaluated when the NLL(η) worker is free, like evaluation().
+  std::shared_ptr<const NllEtaResult> nll_eta() const { return nll_eta_latest_; }
+  bool nll_eta_busy() const { return nll_eta_job_->busy(); }
+  double nll_eta_progress() const { return nll_eta_job_->progress(); }
   /// New evaluation set or tolerance: clears the history, evaluates again.
   void set_eval_inputs(EvalInputs inputs);
   void set_kl_steps(int steps) { inputs_.kl_steps = steps; }
 
   /// The last training or evaluation failure, prefixed with the label ("" if none).
   const std::string& error() const { return error_; }
-  void cancel_background_work() { evaluator_->cancel(); }
+  void cancel_background_work() {
+    evaluator_->cancel();
+    nll_eta_job_->cancel();
+  }
 
  private:
   void submit_eval();
+  void submit_nll_eta();
   void clear_evaluations();
 
   CompareSpec spec_;
@@ -151,6 +160,10 @@ class ModelSlot {
   bool reference_pending_ = false;
   std::shared_ptr<const EvalResult> eval_latest_, eval_reference_;
   std::vector<EvalRecord> eval_history_;
+
+  std::unique_ptr<NllEtaJob> nll_eta_job_;
+  uint64_t nll_eta_version_ = 0, seen_nll_eta_ = 0;
+  std::shared_ptr<const NllEtaResult> nll_eta_latest_;
   std::string error_;
 };
 

@@ -11,6 +11,7 @@
 //   start-training | pause-training | reset-training
 //   wait-sample                 wait for the full-resolution sample of the current settings
 //   wait-eval                   wait for a new NLL/WKB evaluation of the current model
+//   wait-nll-eta                wait for the full NLL(η) curve of every model (current or newer)
 //   w2-sweep                    start a W2²(η) sweep;   wait-w2  waits for it
 //   play                        animate the time scrubber from Tmax to Tmin
 //   export-chart NAME PATH      NAME: loss | nll-step | nll-eta | w2 | action | c-map;
