@@ -281,14 +281,12 @@ TEST_CASE("first_order_holds_up_to: where the WKB tangent stops describing the c
     c.err = 0.001;
     curve.push_back(c);
   }
-  // tol ≈ 0.015 (+ 2·η·wkb_se): 0.05² = 0.0025 and 0.1² = 0.01 pass, 0.2² = 0.04 fails.
-  CHECK(first_order_holds_up_to(curve, w, 0.0) == doctest::Approx(0.1));
-  // A wide WKB error widens the tolerance: at η = 0.2, 2·0.2·0.1 = 0.04 more.
-  CHECK(first_order_holds_up_to(curve, w, 0.1) == doctest::Approx(0.2));
+  // tol = 0.015: 0.05² = 0.0025 and 0.1² = 0.01 pass, 0.2² = 0.04 fails.
+  CHECK(first_order_holds_up_to(curve, w) == doctest::Approx(0.1));
   // The wrong slope misses at once; a non-monotone miss stops at the first failure.
-  CHECK(first_order_holds_up_to(curve, w + 1.0, 0.0) == 0.0);
+  CHECK(first_order_holds_up_to(curve, w + 1.0) == 0.0);
   curve[2].delta.mean.mean += 1.0;
-  CHECK(first_order_holds_up_to(curve, w, 0.0) == doctest::Approx(0.05));
-  CHECK(std::isnan(first_order_holds_up_to(curve, NAN, 0.0)));
-  CHECK(std::isnan(first_order_holds_up_to({curve[0]}, w, 0.0)));
+  CHECK(first_order_holds_up_to(curve, w) == doctest::Approx(0.05));
+  CHECK(std::isnan(first_order_holds_up_to(curve, NAN)));
+  CHECK(std::isnan(first_order_holds_up_to({curve[0]}, w)));
 }

@@ -273,7 +273,7 @@ Series tangent_series(const ModelSlot& c, const NllEtaResult& r, const Likelihoo
   const double span = std::max(hi - lo, 0.05);
   const double slope = sm.wkb_mean;
   const double end = std::abs(slope) > 0 ? std::min(eta_max, 1.5 * span / std::abs(slope)) : eta_max;
-  const double holds = first_order_holds_up_to(r.summary.curve, sm.wkb_mean, sm.wkb_se);
+  const double holds = first_order_holds_up_to(r.summary.curve, sm.wkb_mean);
   std::string label = c.label() + fmt(": tangent, slope %.2f", slope);
   if (!r.coarse && std::isfinite(holds))
     label += holds > 0 ? fmt(", holds to η ≈ %.2g", holds) : std::string(", misses at once");

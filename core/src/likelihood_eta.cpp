@@ -390,14 +390,13 @@ EtaLikelihoodSummary evaluate_likelihood_eta(const ScoreModel& model, const Sche
   return sum;
 }
 
-double first_order_holds_up_to(const std::vector<EtaCurvePoint>& curve, double wkb_mean,
-                               double wkb_se) {
+double first_order_holds_up_to(const std::vector<EtaCurvePoint>& curve, double wkb_mean) {
   if (!std::isfinite(wkb_mean)) return NAN;
   const auto abs_or_0 = [](double v) { return std::isfinite(v) ? std::abs(v) : 0.0; };
   double holds = NAN;
   for (const EtaCurvePoint& c : curve) {
     if (!(c.eta > 0)) continue;
-    const double se = std::hypot(abs_or_0(c.delta.mean.se), c.eta * abs_or_0(wkb_se));
+    const double se = abs_or_0(c.delta.mean.se);
     const double own = abs_or_0(c.mc_se) + abs_or_0(c.bias) + abs_or_0(c.err);
     const double miss = std::abs(c.delta.mean.mean - c.eta * wkb_mean);
     if (!(miss <= 2 * se + own + 0.01)) return std::isnan(holds) ? 0.0 : holds;

@@ -183,12 +183,13 @@ EtaLikelihoodSummary evaluate_likelihood_eta(const ScoreModel& model, const Sche
 
 /// How far the WKB line NLL(0) + η·E[−c] — the curve's tangent at 0 (§1.6) — describes the
 /// curve: the largest η of `curve` (ascending) such that at it and at every smaller η > 0,
-/// |Δ(η) − η·wkb_mean| ≤ 2·√(se_Δ² + (η·wkb_se)²) + mc_se + |bias| + err + 0.01 nats, with
+/// |Δ(η) − η·wkb_mean| ≤ 2·se_Δ + mc_se + |bias| + err + 0.01 nats, with
 /// Δ(η) = curve.delta.mean.mean (the per-point NLL change from η = 0, common random numbers) and
 /// its standard error. 0 when the line misses already at the first η > 0; NaN when the curve
-/// has no η > 0 or wkb_mean is not finite.
-double first_order_holds_up_to(const std::vector<EtaCurvePoint>& curve, double wkb_mean,
-                               double wkb_se);
+/// has no η > 0 or wkb_mean is not finite. The line is the measured one (E[−c]'s point
+/// value): on heavy-tailed c(x₀) its own standard error is so wide that "not rejected" would
+/// say nothing, so it is not part of the tolerance.
+double first_order_holds_up_to(const std::vector<EtaCurvePoint>& curve, double wkb_mean);
 
 /// Times Tmin = t_0 < … < t_K = Tmax equally spaced in λ(t) = log(α²/σ²).
 std::vector<double> log_snr_grid(const Schedule& schedule, int K);
