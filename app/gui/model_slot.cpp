@@ -262,7 +262,10 @@ void ModelSlot::reset_training(const Experiment& e, const Points& data) {
   if (running) trainer_->start();
   eval_history_.clear();
   eval_latest_.reset();
+  // A curve of the old weights still running must not be shown for the new ones.
   nll_eta_latest_.reset();
+  nll_eta_job_->cancel();
+  seen_nll_eta_ = nll_eta_job_->version();
 }
 
 int64_t ModelSlot::train_more(int64_t n) {

@@ -1,20 +1,20 @@
 #include "nll_eta_job.hpp"
 
+#include <vector>
+
 namespace diffpath::gui {
 
-const std::vector<double>& nll_eta_grid() {
-  static const std::vector<double> grid = {0.0, 0.05, 0.1, 0.2, 0.5, 1.0};
-  return grid;
-}
-
 namespace {
+
+// The η grid of both passes.
+const std::vector<double> kEtaGrid = {0.0, 0.05, 0.1, 0.2, 0.5, 1.0};
 
 // The quick pass: the whole grid at a quarter of the steps, no half-step rerun — 128 points ×
 // 6 η in ~4 s on one thread (bench_likelihood_eta, 128/8/64/1); its step error at η = 1 is
 // several 0.01 nats, so it is labelled "coarse" until the full pass replaces it.
 EtaLikelihoodOptions coarse_options() {
   EtaLikelihoodOptions o;
-  o.etas = nll_eta_grid();
+  o.etas = kEtaGrid;
   o.steps = 64;
   o.error_points = 0;
   return o;
@@ -24,7 +24,7 @@ EtaLikelihoodOptions coarse_options() {
 // the time-step error from a half-step rerun of 16 points (~18 s on one thread).
 EtaLikelihoodOptions full_options() {
   EtaLikelihoodOptions o;
-  o.etas = nll_eta_grid();
+  o.etas = kEtaGrid;
   o.error_points = 16;
   return o;
 }

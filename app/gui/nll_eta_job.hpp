@@ -4,7 +4,6 @@
 // of. Progressive: a quick coarse pass (a quarter of the steps) first, then the full pass.
 // One job per slot.
 #include <memory>
-#include <vector>
 
 #include "diffpath/likelihood.hpp"
 #include "diffpath/schedule.hpp"
@@ -26,9 +25,6 @@ struct NllEtaResult {
   uint64_t model_version = 0;
   bool coarse = false;         // the quick first pass; the full grid follows
 };
-
-/// The η grid of both passes.
-const std::vector<double>& nll_eta_grid();
 
 using NllEtaJob = LatestJob<NllEtaRequest, NllEtaResult>;
 
