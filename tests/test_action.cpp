@@ -6,6 +6,7 @@
 
 #include "run_command.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -199,6 +200,20 @@ TEST_CASE("DSM loss of any score model: the exact score's L* and L(theta) - L* =
                                     Points::Zero(1, 5), 4, 0), Error);
   CHECK_THROWS_AS(dsm_loss_estimate(GaussianScore(right, Schedule::simple()), Schedule::simple(),
                                     Points::Zero(2, 0), 4, 0), Error);
+}
+
+TEST_CASE("a raised cancel flag stops both estimators and says so") {
+  const Schedule s = Schedule::simple();
+  const GaussianScore model({1, 0.0, 1.0, 0.2, 0.0}, s), exact({1, 0.0, 1.0, 0.0, 0.0}, s);
+  const Points data = Points::Random(1, 4000);
+  std::atomic<bool> cancel{true};
+  const ActionKl kl = action_kl_bound(model, exact, s, data, 500, 1, 2, &cancel);
+  CHECK(kl.cancelled);
+  const LossEstimate loss = dsm_loss_estimate(model, s, data, 64, 1, 2, &cancel);
+  CHECK(loss.cancelled);
+  cancel = false;
+  CHECK_FALSE(action_kl_bound(model, exact, s, data.leftCols(8), 10, 1, 2, &cancel).cancelled);
+  CHECK_FALSE(dsm_loss_estimate(model, s, data, 2, 1, 2, &cancel).cancelled);
 }
 
 TEST_CASE("the KL bound of the exact score is zero") {

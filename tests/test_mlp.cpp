@@ -249,6 +249,28 @@ TEST_CASE("float score matches double score to float round-off (paper network)")
     }
 }
 
+TEST_CASE("score_jacobian: the order-1 jet in the evaluation precision") {
+  // Float: s and ∇s within 1e-5 of the double jet relative to 1 + max|·| (round-off ~1e-7,
+  // 300 points over three chunks); Double: the double jet itself.
+  for (int d : {1, 2})
+    for (Activation act : kActivations) {
+      CAPTURE(d);
+      CAPTURE(activation_name(act));
+      Mlp net(MlpParams::init(d, {128, 128, 128}, act, 7 + d));
+      const Points x = random_points(d, 300, 31, 3.0);
+      ScoreJet ref, fast;
+      net.jet(x, 0.4, 1, ref);
+      net.score_jacobian(x, 0.4, fast);
+      CHECK(fast.order == 1);
+      CHECK(scaled_error(fast.s, ref.s) < 1e-5);
+      CHECK(scaled_error(fast.J, ref.J) < 1e-5);
+      CHECK(scaled_error(fast.s, ref.s) > 0);  // it is the float path
+      net.set_precision(Precision::Double);
+      net.score_jacobian(x, 0.4, fast);
+      CHECK(scaled_error(fast.J, ref.J) == 0);
+    }
+}
+
 TEST_CASE("batched evaluation equals one-by-one evaluation") {
   // 300 points span three score chunks (128) and five jet chunks (64); each point's result must
   // not depend on its neighbours (round-off only: the product kernels may block differently).

@@ -69,6 +69,26 @@ TEST_CASE("table: tiny run writes the paper's four rows beside ours") {
   CHECK(csv[0].find("wkb_1e-5_median,wkb_1e-5_trimmed_mean,nll_eta_0.1") != std::string::npos);
   // Trained models are cached: a second run reuses them instead of training again.
   CHECK(fs::exists(dir / "models" / "swissroll-simple-40.safetensors"));
+
+  // The paper's protocol on the same models: its own files, whole batches of 10 dropped.
+  const std::string paper = std::string(DIFFPATH_CLI) + " table --steps 40 --n 16 --threads 2 " +
+                            "--protocol paper --json --out-dir " + dir.string() + " > " +
+                            dir.string() + ".paper.json";
+  REQUIRE(std::system(paper.c_str()) == 0);
+  const auto pmd = lines_of(read_file(dir / "table-paper-protocol.md"));
+  REQUIRE(pmd.size() == 6);
+  CHECK(pmd[0].find("dropped batches") != std::string::npos);
+  const auto pj = nlohmann::json::parse(read_file(dir.string() + ".paper.json"));
+  for (const auto& row : pj["rows"]) {
+    CHECK(row["protocol"] == "paper");
+    const int dropped = row["dropped_batches"];
+    CHECK(dropped >= 0);
+    CHECK(dropped < 2);  // 2 batches (10 + 6 points); all dropped would be an error
+    const int used = row["tol_1e-5"]["n"].get<int>() + row["tol_1e-5"]["excluded"].get<int>();
+    if (dropped == 0) CHECK(used == 16);
+    else CHECK((used == 6 || used == 10));  // the batch of 10 or the batch of 6 went
+  }
+  fs::remove(dir.string() + ".paper.json");
   fs::remove_all(dir);
   fs::remove(dir.string() + ".json");
 }
@@ -77,5 +97,6 @@ TEST_CASE("table: bad flags exit non-zero") {
   const std::string base = std::string(DIFFPATH_CLI) + " table";
   CHECK(std::system((base + " --quick --paper > /dev/null 2>&1").c_str()) != 0);
   CHECK(std::system((base + " --n 0 > /dev/null 2>&1").c_str()) != 0);
+  CHECK(std::system((base + " --protocol theirs > /dev/null 2>&1").c_str()) != 0);
   CHECK(std::system((base + " --out-dir /proc/forbidden --steps 1 --n 2 > /dev/null 2>&1").c_str()) != 0);
 }

@@ -41,6 +41,7 @@ struct TableOptions {
   int64_t steps = 0;         // training steps override
   uint64_t seed = 1;         // evaluation data seed (training data uses seed 0)
   int threads = 0;
+  std::string protocol = "ours";  // "paper": the reference code's batch-dropping rule first
   std::string out_dir = "table-out";
   std::string assets_dir = DIFFPATH_ASSETS_DIR;
 };
@@ -51,6 +52,8 @@ struct Measured {
   LikelihoodSummary tol3, tol5;
   RobustSummary wkb5;            // robust statistics of −c at tolerance 1e-5
   EtaLikelihoodSummary eta;      // NLL(η) of the η-sampler at kEtas (DESIGN §1.9)
+  int dropped_batches = 0;       // --protocol paper: batches of 10 its rule dropped
+  int batches = 0;
 };
 
 // The η columns: NLL of the stochastic sampler itself at a small and at the full noise.
@@ -129,6 +132,27 @@ EtaLikelihoodSummary evaluate_eta(const Mlp& model, const Schedule& schedule, co
   return s;
 }
 
+// --protocol paper: the points the reference code's rule keeps (DESIGN §2), dropping whole
+// batches of 10 whose paths leave (−5, 5).
+Points paper_protocol_points(const Mlp& model, const Schedule& schedule, const Points& x0,
+                             const TableOptions& o, const std::string& label, Measured& m) {
+  PaperProtocolOptions po;
+  po.threads = o.threads;
+  ProgressBar bar(label);
+  const PaperProtocolFilter f =
+      paper_protocol_filter(model, schedule, x0, po, nullptr, [&](double v) { bar.update(v); });
+  m.batches = f.batches;
+  m.dropped_batches = int(f.dropped.size());
+  char extra[96];
+  std::snprintf(extra, sizeof extra, "(%d of %d batches dropped)", m.dropped_batches, f.batches);
+  bar.finish(extra);
+  for (size_t i = 0; i < f.dropped.size() && i < 3; ++i)
+    std::fprintf(stderr, "  %s\n", f.dropped[i].c_str());
+  if (f.dropped.size() > 3) std::fprintf(stderr, "  ... %zu more\n", f.dropped.size() - 3);
+  if (f.kept_points() == 0) throw Error("table: the paper protocol dropped every batch");
+  return kept_columns(x0, f.kept);
+}
+
 RobustSummary minus_c_summary(const LikelihoodSummary& s) {
   std::vector<double> v;
   for (const PointLikelihood& pt : s.points)
@@ -156,18 +180,19 @@ std::string pm_err(const LikelihoodSummary& s) {
 
 void write_outputs(const std::vector<Measured>& rows, const TableOptions& o) {
   std::filesystem::create_directories(o.out_dir);
-  const std::string md_path = o.out_dir + "/table.md", csv_path = o.out_dir + "/table.csv";
+  const std::string stem = o.out_dir + (o.protocol == "paper" ? "/table-paper-protocol" : "/table");
+  const std::string md_path = stem + ".md", csv_path = stem + ".csv";
   std::ofstream md(md_path), csv(csv_path);
   if (!md || !csv) throw Error("cannot write the table into '" + o.out_dir + "'");
   md << "| data | schedule | NLL (ours) | NLL (paper) | E[−c] tol 1e-3 (ours) | (paper) "
         "| E[−c] tol 1e-5 (ours) | (paper) | −c median | −c 1% trimmed | NLL η=0.1 | NLL η=1 "
-        "| train steps | n | excluded (1e-3 / 1e-5) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        "| train steps | n | excluded (1e-3 / 1e-5) | dropped batches |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   csv << "data,schedule,nll,nll_se,nll_paper,nll_paper_se,wkb_1e-3,wkb_1e-3_se,wkb_1e-3_err,"
          "wkb_1e-3_paper,wkb_1e-3_paper_se,wkb_1e-5,wkb_1e-5_se,wkb_1e-5_err,wkb_1e-5_paper,"
          "wkb_1e-5_paper_se,wkb_1e-5_median,wkb_1e-5_trimmed_mean,nll_eta_0.1,nll_eta_0.1_se,"
          "nll_eta_0.1_mc_se,nll_eta_1,nll_eta_1_se,nll_eta_1_mc_se,train_steps,n,excluded_1e-3,"
-         "excluded_1e-5,model\n";
+         "excluded_1e-5,protocol,dropped_batches,batches,model\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const PaperRow& p = kPaper[i];
     const Measured& m = rows[i];
@@ -177,18 +202,22 @@ void write_outputs(const std::vector<Measured>& rows, const TableOptions& o) {
        << fixed2(m.wkb5.median) << " | " << fixed2(m.wkb5.trimmed_mean) << " | "
        << pm(m.eta.curve[0].mean, m.eta.curve[0].se) << " | "
        << pm(m.eta.curve[1].mean, m.eta.curve[1].se) << " | " << m.train_steps
-       << " | " << m.tol5.n << " | " << m.tol3.excluded << " / " << m.tol5.excluded << " |\n";
+       << " | " << m.tol5.n << " | " << m.tol3.excluded << " / " << m.tol5.excluded << " | "
+       << (o.protocol == "paper" ? std::to_string(m.dropped_batches) + " of " +
+                                       std::to_string(m.batches)
+                                 : std::string("—"))
+       << " |\n";
     const EtaCurvePoint &e1 = m.eta.curve[0], &e2 = m.eta.curve[1];
     char line[1024];
     std::snprintf(line, sizeof line,
                   "%s,%s,%.6g,%.6g,%g,%g,%.6g,%.6g,%.6g,%g,%g,%.6g,%.6g,%.6g,%g,%g,%.6g,%.6g,%.6g,"
-                  "%.6g,%.6g,%.6g,%.6g,%.6g,%lld,%d,%d,%d,%s\n",
+                  "%.6g,%.6g,%.6g,%.6g,%.6g,%lld,%d,%d,%d,%s,%d,%d,%s\n",
                   p.data, p.schedule, m.tol5.nll_mean, m.tol5.nll_se, p.nll, p.nll_se,
                   m.tol3.wkb_mean, m.tol3.wkb_se, m.tol3.wkb_err, p.c3, p.c3_se, m.tol5.wkb_mean,
                   m.tol5.wkb_se, m.tol5.wkb_err, p.c5, p.c5_se, m.wkb5.median,
                   m.wkb5.trimmed_mean, e1.mean, e1.se, e1.mc_se, e2.mean, e2.se, e2.mc_se,
                   (long long)m.train_steps, m.tol5.n, m.tol3.excluded, m.tol5.excluded,
-                  m.model_source.c_str());
+                  o.protocol.c_str(), m.dropped_batches, m.batches, m.model_source.c_str());
     csv << line;
   }
   if (!md || !csv) throw Error("writing the table into '" + o.out_dir + "' failed");
@@ -213,8 +242,10 @@ void run_table(const TableOptions& o) {
     const auto model = obtain_model(row, o, m);
     const Schedule schedule = Schedule::parse(row.schedule);
     // Fresh evaluation points: a different seed from the training set (data seed 0).
-    const Points x0 = make_dataset(row.data, n, o.seed).points;
+    Points x0 = make_dataset(row.data, n, o.seed).points;
     const std::string name = std::string(row.data) + "/" + row.schedule;
+    if (o.protocol == "paper")
+      x0 = paper_protocol_points(*model, schedule, x0, o, "paper rule " + name, m);
     m.tol3 = evaluate(*model, schedule, x0, 1e-3, o, "nll+wkb " + name + " tol 1e-3");
     m.tol5 = evaluate(*model, schedule, x0, 1e-5, o, "nll+wkb " + name + " tol 1e-5");
     m.wkb5 = minus_c_summary(m.tol5);
@@ -232,6 +263,8 @@ void run_table(const TableOptions& o) {
                    {"wkb_1e-5_robust",
                     {{"median", m.wkb5.median}, {"trimmed_mean", m.wkb5.trimmed_mean}}},
                    {"eta", eta},
+                   {"protocol", o.protocol},
+                   {"dropped_batches", m.dropped_batches},
                    {"paper",
                     {{"nll", {row.nll, row.nll_se}},
                      {"wkb_1e-3", {row.c3, row.c3_se}},
@@ -243,7 +276,7 @@ void run_table(const TableOptions& o) {
     print_json({{"rows", out}, {"n", n}});
     return;
   }
-  std::ifstream md(o.out_dir + "/table.md");
+  std::ifstream md(o.out_dir + (o.protocol == "paper" ? "/table-paper-protocol.md" : "/table.md"));
   std::cout << md.rdbuf();
 }
 
@@ -257,7 +290,8 @@ void add_table_command(CLI::App& app) {
       "1e-3 and 1e-5 for swiss roll / 25 Gaussians x simple / cosine, next to the paper's "
       "values. Models: the checkpoints shipped in assets/ by default (trained here if "
       "missing), --quick trains small ones in minutes, --paper uses the paper's 16000 epochs. "
-      "Writes table.md and table.csv.");
+      "Writes table.md and table.csv. --protocol paper applies the reference code's "
+      "batch-dropping rule first.");
   sub->add_flag("--quick", o->quick, "Train 3000 steps per model and evaluate 200 points");
   sub->add_flag("--paper", o->paper, "Train with the paper's budget (16000 epochs, batch 512)");
   sub->add_flag("--retrain", o->retrain, "Ignore shipped and cached checkpoints");
@@ -269,6 +303,12 @@ void add_table_command(CLI::App& app) {
   sub->add_option("--threads", o->threads, "Worker threads (0 = all cores)");
   sub->add_option("--out-dir", o->out_dir, "Where table.md, table.csv and trained models go");
   sub->add_option("--assets", o->assets_dir, "Directory of shipped checkpoints");
+  sub->add_option("--protocol", o->protocol,
+                  "ours: every point, failed solves excluded one by one; paper: the reference "
+                  "code's rule first, dropping each batch of 10 points whose PF paths (or the "
+                  "inner paths from x_t +- 0.01 its finite differences use) leave (-5, 5) "
+                  "(writes table-paper-protocol.md/.csv)")
+      ->check(CLI::IsMember({"ours", "paper"}));
   sub->add_flag("--json", o->json, "Print the results as one JSON object");
   sub->callback([o] { run_table(*o); });
 }

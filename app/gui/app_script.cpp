@@ -243,7 +243,8 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
       wait_steps_target_ = main.train_more(int64_t(n));
     }
     const auto& st = main.trainer_status();
-    if (st.state == TrainerState::Failed) throw Error("training failed: " + st.message);
+    if (st.state == TrainerState::Failed)
+      throw Error(main.error().empty() ? std::string("training failed") : main.error());
     return st.steps >= wait_steps_target_;
   }
   if (c.name == "wait-sample") {
@@ -262,6 +263,10 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
     auto e = main.evaluation();
     if (!e && !main.eval_busy() && main.model() && main.model()->max_order() < 3)
       throw Error("wait-eval: the model has no third derivatives");
+    // Failed training published its last good snapshot and stopped: that one is what there
+    // is to evaluate (its step is below the steps tried).
+    if (main.trains() && main.trainer_status().state == TrainerState::Failed)
+      return e && e->model_version >= main.model_version();
     return e && e->model_version >= wait_model_version_ && e->step >= wait_eval_step_;
   }
   if (c.name == "wait-nll-eta") {

@@ -253,7 +253,7 @@ Series nll_eta_series(const ModelSlot& c, const NllEtaResult& r, double eta_max)
       y.push_back(p.mean);
       err.push_back(std::isfinite(p.se) ? p.se : 0.0);
     }
-  Series l = Series::line(x, y, c.label() + (r.coarse ? ": NLL(η), coarse" : ": NLL(η)"));
+  Series l = Series::line(x, y, c.label() + (r.coarse ? " (coarse)" : ""));
   l.with_error(err, ErrorStyle::Bars).with_color(c.color()).markers = true;
   return l;
 }
@@ -274,9 +274,10 @@ Series tangent_series(const ModelSlot& c, const NllEtaResult& r, const Likelihoo
   const double slope = sm.wkb_mean;
   const double end = std::abs(slope) > 0 ? std::min(eta_max, 1.5 * span / std::abs(slope)) : eta_max;
   const double holds = first_order_holds_up_to(r.summary.curve, sm.wkb_mean);
-  std::string label = c.label() + fmt(": tangent, slope %.2f", slope);
+  // Same hue as the curve, darker: the legend needs no model name (small panels).
+  std::string label = fmt("tangent, slope %.3g", slope);
   if (!r.coarse && std::isfinite(holds))
-    label += holds > 0 ? fmt(", holds to η ≈ %.2g", holds) : std::string(", misses at once");
+    label += holds > 0 ? fmt(", holds to η ≈ %.2g", holds) : std::string(", misses");
   return Series::line({0.0, end}, {at0, at0 + end * slope}, label)
       .with_color(darker(c.color()))
       .with_dash(Dash::Dashed);
@@ -323,8 +324,7 @@ Figure nll_eta_chart(const Session& s, double eta, double eta_max, bool& has) {
                                     "exact score, first order")
                            .with_color(Color::rgb(0x444444, 0.8)).with_dash(Dash::Dotted));
   }
-  f.series.push_back(Series::vline(eta, "current η = " + fmt("%.3f", eta))
-                         .with_color(Color::rgb(0x666666, 0.7)).with_dash(Dash::Dotted));
+  f.series.push_back(Series::vline(eta).with_color(Color::rgb(0x666666, 0.7)).with_dash(Dash::Dotted));
   return f;
 }
 

@@ -1,9 +1,7 @@
 #pragma once
 // The app's colormaps, defined once: the viewport's shaders sample them as a texture built
 // from this table (one row per map), its SVG export and the charts (core figure.hpp) use the
-// same colours. Viridis and the diverging map are the core figure's own (colormap_color);
-// magma (the log-density heatmap) is not in the core yet.
-// TODO(merge): the core colormap table API (another branch) replaces the magma table here.
+// same colours: all three are the core's (figure.hpp colormap_color / colormap_table).
 #include <array>
 #include <vector>
 

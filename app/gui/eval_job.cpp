@@ -39,9 +39,14 @@ std::unique_ptr<EvalJob> make_eval_job() {
     res->reference = req.reference;
     if (req.exact && !ctx.cancelled()) {
       // Same seeds for every snapshot: the history shows the model change, not fresh noise.
-      res->kl = action_kl_bound(*req.model, *req.exact, req.schedule, req.x0, req.kl_steps, 11, 1);
+      res->kl = action_kl_bound(*req.model, *req.exact, req.schedule, req.x0, req.kl_steps, 11, 1,
+                                ctx.cancel_flag());
+      if (res->kl->cancelled) return;
       if (cache->exact != req.exact) {
-        cache->star = dsm_loss_estimate(*req.exact, req.schedule, req.kl_data, 32, 12, 1);
+        const LossEstimate star =
+            dsm_loss_estimate(*req.exact, req.schedule, req.kl_data, 32, 12, 1, ctx.cancel_flag());
+        if (star.cancelled) return;  // not cached: the next request computes it whole
+        cache->star = star;
         cache->exact = req.exact;
       }
       res->loss_star = cache->star;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "diffpath/files.hpp"
 #include "params.hpp"
 
 namespace diffpath::gui {
@@ -221,10 +222,8 @@ Experiment experiment_from_json(const nlohmann::json& j) {
 }
 
 void save_preset(const Experiment& e, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw Error("cannot write preset " + path);
-  out << to_json(e).dump(2) << "\n";
-  if (!out) throw Error("cannot write preset " + path);
+  // Atomic (a crash mid-save keeps the old preset), through symlinks, keeping the file's mode.
+  write_file_atomic(path, to_json(e).dump(2) + "\n");
 }
 
 Experiment load_preset(const std::string& path) {
@@ -238,7 +237,7 @@ Experiment load_preset(const std::string& path) {
   }
   try {
     return experiment_from_json(j);
-  } catch (const Error& ex) {
+  } catch (const std::exception& ex) {  // Error, or a JSON type error the checks missed
     throw Error(path + ": " + ex.what());
   }
 }

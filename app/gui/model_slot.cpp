@@ -229,8 +229,10 @@ void ModelSlot::tick(double now) {
     nll_eta_latest_ = nll_eta_job_->latest();
   }
   // The current failure, if any (a later success clears it, so a dismissed message stays away).
+  // The trainer says "failed: <reason>"; the slot's line reads "<label>: training failed: <reason>".
   if (trainer_ && status_.state == TrainerState::Failed && !status_.message.empty())
-    error_ = label_ + ": training failed: " + status_.message;
+    error_ = label_ + ": training failed: " +
+             (status_.message.rfind("failed: ", 0) == 0 ? status_.message.substr(8) : status_.message);
   else if (!evaluator_->error().empty())
     error_ = label_ + ": evaluation: " + evaluator_->error();
   else if (!nll_eta_job_->error().empty())

@@ -67,7 +67,8 @@ Vec path_actions(const ScoreModel& model, const Schedule& schedule, double eta,
 // vanish with h. The sampler (sampler.hpp) uses the same convention, so its paths and these
 // actions are one discretization.
 ActionKl action_kl_bound(const ScoreModel& model, const ScoreModel& exact, const Schedule& schedule,
-                         const Points& data, int steps, uint64_t seed, int threads) {
+                         const Points& data, int steps, uint64_t seed, int threads,
+                         const std::atomic<bool>* cancel) {
   const int d = int(data.rows()), P = int(data.cols()), N = steps;
   if (model.dim() != d || exact.dim() != d)
     throw Error("action_kl_bound: data are " + std::to_string(d) + "-dimensional, models " +
@@ -84,7 +85,7 @@ ActionKl action_kl_bound(const ScoreModel& model, const ScoreModel& exact, const
   parallel_for(chunks, threads, [&](int begin, int end) {
     std::vector<Points> path(N + 1);
     Points s_model, s_exact, delta_s, sum, x;
-    for (int c = begin; c < end; ++c) {
+    for (int c = begin; c < end && !(cancel && cancel->load(std::memory_order_relaxed)); ++c) {
       const int c0 = c * kChunk, m = std::min(P, c0 + kChunk) - c0;
       const auto x0 = data.middleCols(c0, m);
 
@@ -133,6 +134,7 @@ ActionKl action_kl_bound(const ScoreModel& model, const ScoreModel& exact, const
   });
 
   ActionKl out;
+  out.cancelled = cancel && cancel->load();
   const MeanSe actions = mean_se_of(by_actions), loss = mean_se_of(by_loss);
   out.by_actions = actions.mean;
   out.by_actions_se = actions.se;
@@ -144,7 +146,8 @@ ActionKl action_kl_bound(const ScoreModel& model, const ScoreModel& exact, const
 }
 
 LossEstimate dsm_loss_estimate(const ScoreModel& model, const Schedule& schedule, const Points& data,
-                               int per_time, uint64_t seed, int threads) {
+                               int per_time, uint64_t seed, int threads,
+                               const std::atomic<bool>* cancel) {
   const int d = int(data.rows()), n = int(data.cols());
   if (model.dim() != d)
     throw Error("dsm_loss_estimate: data are " + std::to_string(d) + "-dimensional, the model " +
@@ -158,7 +161,7 @@ LossEstimate dsm_loss_estimate(const ScoreModel& model, const Schedule& schedule
   parallel_for(kTrainTimeGrid, threads, [&](int begin, int end) {
     Points x(d, per_time), z(d, per_time), s;
     Vec loss;
-    for (int k = begin; k < end; ++k) {
+    for (int k = begin; k < end && !(cancel && cancel->load(std::memory_order_relaxed)); ++k) {
       const double t = train_grid_time(schedule, k);
       const double a = schedule.alpha(t), sg = schedule.sigma(t);
       Rng rng(stream_seed(seed, uint64_t(k), 2));
@@ -176,6 +179,7 @@ LossEstimate dsm_loss_estimate(const ScoreModel& model, const Schedule& schedule
   });
   // Stratified: the grid is fixed, so only the within-time spread is Monte-Carlo error.
   LossEstimate out;
+  out.cancelled = cancel && cancel->load();
   out.mean = per_t.mean();
   out.se = std::sqrt(var_t.sum()) / kTrainTimeGrid;
   out.samples = kTrainTimeGrid * per_time;

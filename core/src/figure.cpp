@@ -68,8 +68,8 @@ Color colormap_color(Colormap map, double u) {
   static const uint32_t kRdBu[] = {0x053061, 0x2166AC, 0x4393C3, 0x92C5DE, 0xD1E5F0, 0xF7F7F7,
                                    0xFDDBC7, 0xF4A582, 0xD6604D, 0xB2182B, 0x67001F};
   if (map == Colormap::Magma) {
-    // The polynomial fit of matplotlib's magma used by the app's density shader
-    // (shaders/density.frag), so an exported heatmap looks like the overlay.
+    // A polynomial fit of matplotlib's magma. The app's density overlay samples it through
+    // colormap_table (a texture), so an exported heatmap looks like the overlay.
     static const double c[7][3] = {{-0.0021, -0.0008, -0.0054}, {0.2516, 0.6775, 2.4940},
                                    {8.3537, -3.5778, 0.3144},   {-27.6687, 14.2647, -13.6492},
                                    {52.1761, -27.9436, 12.9442}, {-50.7685, 29.0466, 4.2341},

@@ -108,7 +108,7 @@ bool run_paths(const ScoreModel& model, const Schedule& sch, double eta,
     for (int k = 1; k < d; ++k) div += j.J.row(ix.J(k, k)).transpose();
   };
   Vec div0, div1;
-  model.jet(x, fine_t.front(), 1, jet);
+  model.score_jacobian(x, fine_t.front(), jet);
   s0 = jet.s;
   divergence(jet, div0);
   Vec jj0 = jet.J.colwise().squaredNorm().transpose();
@@ -134,7 +134,7 @@ bool run_paths(const ScoreModel& model, const Schedule& sch, double eta,
     } else {
       xn = x + (0.5 * h) * (b0 + sch.f(tn) * xp) + sigma * dW;  // b = f x: no score needed
     }
-    model.jet(xn, tn, 1, jet);
+    model.score_jacobian(xn, tn, jet);
     divergence(jet, div1);
     const Vec jj1 = jet.J.colwise().squaredNorm().transpose();  // ‖∇s‖²_F
     const Points& s1 = jet.s;

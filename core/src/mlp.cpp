@@ -300,6 +300,44 @@ void jet_chunk(const MlpParams& p, const JetLayout& L, const Eigen::Ref<const Po
   expand_jet(L, S.z, m, c0, out);
 }
 
+// The order-1 jet in float for score_jacobian: [h | h_1 … h_d] goes through a layer as one
+// product, h_j = φ'(z) z_j (the first layer: z_j = W0(:, j)); φ and φ' by the training
+// pass's formulas. Needs at least one hidden layer.
+void jacobian_chunk_float(const std::vector<Eigen::MatrixXf>& W,
+                          const std::vector<Eigen::VectorXf>& b, Activation act,
+                          const Eigen::Ref<const Points>& x, double t, int c0, ScoreJet& out) {
+  thread_local Eigen::MatrixXf z, h, dphi;  // per-thread scratch, as in forward_chunk
+  const int d = int(x.rows()), m = int(x.cols());
+  const auto& W0 = W[0];
+  h.resize(W0.rows(), Eigen::Index(1 + d) * m);
+  dphi.resize(W0.rows(), m);
+  auto value = h.leftCols(m);
+  value = (W0.col(d) * float(t) + b[0]).replicate(1, m);
+  for (int j = 0; j < d; ++j) value.noalias() += W0.col(j) * x.row(j).cast<float>();
+  activation::apply_with_derivative(act, value, dphi);
+  for (int j = 0; j < d; ++j)
+    h.middleCols(Eigen::Index(1 + j) * m, m) = (dphi.array().colwise() * W0.col(j).array());
+  for (size_t l = 1;; ++l) {
+    z.noalias() = W[l] * h;
+    z.leftCols(m).colwise() += b[l];
+    if (l + 1 == W.size()) break;
+    h.resize(z.rows(), z.cols());
+    dphi.resize(z.rows(), m);
+    h.leftCols(m) = z.leftCols(m);
+    activation::apply_with_derivative(act, h.leftCols(m), dphi);
+    for (int j = 0; j < d; ++j) {
+      const Eigen::Index c = Eigen::Index(1 + j) * m;
+      h.middleCols(c, m) = dphi.array() * z.middleCols(c, m).array();
+    }
+  }
+  const JetIndex ix{d};
+  for (int i = 0; i < d; ++i) {
+    out.s.row(i).segment(c0, m) = z.row(i).head(m).cast<double>();
+    for (int j = 0; j < d; ++j)
+      out.J.row(ix.J(i, j)).segment(c0, m) = z.row(i).segment(Eigen::Index(1 + j) * m, m).cast<double>();
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -341,6 +379,21 @@ void Mlp::jet(const Points& x, double t, int order, ScoreJet& out) const {
   for (int c0 = 0; c0 < n; c0 += kJetChunk) {
     const int m = std::min(kJetChunk, n - c0);
     jet_chunk(params_, layout, x.middleCols(c0, m), t, c0, out);
+  }
+}
+
+void Mlp::score_jacobian(const Points& x, double t, ScoreJet& out) const {
+  if (precision_ == Precision::Double || params_.W.size() == 1) return jet(x, t, 1, out);
+  check_points(x, params_.dim);
+  const int d = params_.dim, n = int(x.cols());
+  out.order = 1;
+  out.s.resize(d, n);
+  out.J.resize(d * d, n);
+  out.H.resize(0, n);
+  out.T.resize(0, n);
+  for (int c0 = 0; c0 < n; c0 += kScoreChunk) {
+    const int m = std::min(kScoreChunk, n - c0);
+    jacobian_chunk_float(Wf_, bf_, params_.activation, x.middleCols(c0, m), t, c0, out);
   }
 }
 

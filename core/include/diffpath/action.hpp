@@ -7,6 +7,7 @@
 // with the drift at the later-time end x_k of each step (reverse-time Itô). Then the Gaussian
 // transition density of one EM step is exp(−(step term)/η)/norm, and on the sampler's own EM
 // paths the action is η Σ_k ‖z_k‖²/2; the PF-ODE path (η = 0) has zero action.
+#include <atomic>
 #include <vector>
 
 #include "diffpath/common.hpp"
@@ -32,6 +33,7 @@ struct ActionKl {
   double by_actions = 0.0, by_actions_se = 0.0;
   double by_loss = 0.0, by_loss_se = 0.0;
   int paths = 0, steps = 0;
+  bool cancelled = false;  // `cancel` was raised: the numbers are incomplete, do not use them
 };
 
 /// Data paths: x(Tmin) = α x₀ + σ z for each column x₀ of `data`, then exact forward
@@ -40,7 +42,8 @@ struct ActionKl {
 /// distribution `data` is drawn from (e.g. a MixtureScore); deterministic for `seed`,
 /// independent of `threads`. Throws Error on dimension mismatch, < 2 data points or steps < 1.
 ActionKl action_kl_bound(const ScoreModel& model, const ScoreModel& exact, const Schedule& schedule,
-                         const Points& data, int steps, uint64_t seed, int threads = 0);
+                         const Points& data, int steps, uint64_t seed, int threads = 0,
+                         const std::atomic<bool>* cancel = nullptr);
 
 /// The DSM training loss (DESIGN §1.2) of any score model, by Monte Carlo over exactly the
 /// distribution DsmTrainer's batches come from: t on the 1000-point training grid, x₀ a column
@@ -57,9 +60,11 @@ ActionKl action_kl_bound(const ScoreModel& model, const ScoreModel& exact, const
 struct LossEstimate {
   double mean = 0.0, se = 0.0;
   int samples = 0;
+  bool cancelled = false;  // `cancel` was raised: the numbers are incomplete, do not use them
 };
 LossEstimate dsm_loss_estimate(const ScoreModel& model, const Schedule& schedule, const Points& data,
-                               int per_time, uint64_t seed, int threads = 0);
+                               int per_time, uint64_t seed, int threads = 0,
+                               const std::atomic<bool>* cancel = nullptr);
 
 /// A KL term in units of the training loss: the identity above, L(θ) − L* = 2/(Tmax − Tmin) · KL
 /// (E_t is uniform over ΔT, and the KL integrand carries g²/2 where the loss has g²). Linear,

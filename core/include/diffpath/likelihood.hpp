@@ -194,4 +194,44 @@ double first_order_holds_up_to(const std::vector<EtaCurvePoint>& curve, double w
 /// Times Tmin = t_0 < … < t_K = Tmax equally spaced in λ(t) = log(α²/σ²).
 std::vector<double> log_snr_grid(const Schedule& schedule, int K);
 
+// ---------------------------------------------------------------------------------------------
+// The paper's evaluation rule (DESIGN §2), to compare protocols. Its reference code evaluates
+// 100 batches of 10 points; for c it runs inner PF-ODE solves (rtol = atol = 1e-5) from states
+// x_t of the outer path, offset by ±dx along each axis, to Tmax — and drops a whole batch when
+// any solve fails or any coordinate of any path leaves (−5, 5). That removes the points whose
+// paths run far: the heavy tail of c(x₀). paper_protocol_filter applies the rule itself: per
+// batch, the outer PF path from x₀ and, from `start_times` states x(t_j) on it (t_j on the
+// log-SNR grid, t_0 = Tmin), the 2d inner paths x(t_j) ± dx e_k to Tmax, each checked at every
+// accepted step. (The reference starts inner solves at every stage of its outer RK45; a path
+// that leaves the box from one start time leaves it from its neighbours, so a grid suffices.)
+// ---------------------------------------------------------------------------------------------
+
+struct PaperProtocolOptions {
+  int batch = 10;           // points per batch: kept or dropped whole, consecutive columns
+  double box = 5;           // every coordinate of every path stays in (−box, box)
+  double dx = 0.01;         // the inner paths' finite-difference offset
+  int start_times = 16;     // outer-path states the inner paths start from
+  double rtol = 1e-5, atol = 1e-5;
+  int threads = 0;          // 0 = default_threads()
+};
+
+struct PaperProtocolFilter {
+  std::vector<char> kept;            // per point of x0: its batch was kept
+  int batches = 0;
+  std::vector<std::string> dropped;  // one line per dropped batch: which points and why
+  int kept_points() const;
+  bool cancelled = false;
+};
+
+/// Which points of x0 (d × n) the paper's rule keeps. Batches are independent (parallel,
+/// results independent of the thread count). Throws Error on bad options or a dimension
+/// mismatch. `progress` (fraction of batches done) is called serialised.
+PaperProtocolFilter paper_protocol_filter(const ScoreModel& model, const Schedule& schedule,
+                                          const Points& x0, const PaperProtocolOptions& options = {},
+                                          const std::atomic<bool>* cancel = nullptr,
+                                          const std::function<void(double)>& progress = {});
+
+/// The columns of x0 whose `kept` flag is set, in order.
+Points kept_columns(const Points& x0, const std::vector<char>& kept);
+
 }  // namespace diffpath

@@ -43,6 +43,11 @@ class ScoreModel {
   virtual void score(const Points& x, double t, Points& out) const = 0;
   /// s and its derivatives up to `order` (0..max_order()), always in double precision.
   virtual void jet(const Points& x, double t, int order, ScoreJet& out) const = 0;
+  /// s and ∇s (a jet of order 1) in the precision of score(), not necessarily double: what
+  /// the η-sampler's likelihood needs at every step of every path (likelihood_eta.cpp).
+  virtual void score_jacobian(const Points& x, double t, ScoreJet& out) const {
+    jet(x, t, 1, out);
+  }
   virtual int max_order() const { return 3; }
 };
 
