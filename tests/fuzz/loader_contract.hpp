@@ -9,12 +9,20 @@
 
 #include "diffpath/checkpoint.hpp"
 #include "diffpath/dataset.hpp"
+#ifdef DIFFPATH_FUZZ_GUI_FORMATS
+#include "experiment.hpp"
+#include "script.hpp"
+#endif
 
 namespace fuzz {
 
 /// The loaders under test, each as the app uses it.
 inline void load_csv_dataset(const std::string& path) { diffpath::make_dataset("csv:" + path, 1, 0); }
 inline void load_checkpoint_model(const std::string& path) { diffpath::load_mlp_model(path); }
+#ifdef DIFFPATH_FUZZ_GUI_FORMATS  // the app's formats: link diffpath_gui_formats
+inline void load_preset_file(const std::string& path) { diffpath::gui::load_preset(path); }
+inline void load_script_file(const std::string& path) { diffpath::gui::parse_script(path); }
+#endif
 
 /// Writes `bytes` to `path` and runs `load(path)`: "" if the contract held, else what broke it.
 template <class Load>
