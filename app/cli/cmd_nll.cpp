@@ -169,10 +169,7 @@ void run_nll(const NllOptions& o) {
   if (!o.csv.empty()) write_per_point_csv(o.csv, data.points, s, with_eta ? &es : nullptr);
   report_excluded(data.points, s);
   check_usable(s);
-  std::vector<double> minus_c;
-  for (const PointLikelihood& pt : s.points)
-    if (pt.ok && opt.wkb) minus_c.push_back(-pt.c);
-  const RobustSummary wkb_robust = robust_summary(minus_c);
+  const RobustSummary wkb_robust = opt.wkb ? wkb_robust_summary(s) : RobustSummary{};
 
   if (o.json) {
     nlohmann::json j = {

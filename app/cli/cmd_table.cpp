@@ -153,13 +153,6 @@ Points paper_protocol_points(const Mlp& model, const Schedule& schedule, const P
   return kept_columns(x0, f.kept);
 }
 
-RobustSummary minus_c_summary(const LikelihoodSummary& s) {
-  std::vector<double> v;
-  for (const PointLikelihood& pt : s.points)
-    if (pt.ok) v.push_back(-pt.c);
-  return robust_summary(v);
-}
-
 std::string pm(double mean, double se, int digits = 2) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f ± %.*f", digits, mean, digits, se);
@@ -248,7 +241,7 @@ void run_table(const TableOptions& o) {
       x0 = paper_protocol_points(*model, schedule, x0, o, "paper rule " + name, m);
     m.tol3 = evaluate(*model, schedule, x0, 1e-3, o, "nll+wkb " + name + " tol 1e-3");
     m.tol5 = evaluate(*model, schedule, x0, 1e-5, o, "nll+wkb " + name + " tol 1e-5");
-    m.wkb5 = minus_c_summary(m.tol5);
+    m.wkb5 = wkb_robust_summary(m.tol5);
     m.eta = evaluate_eta(*model, schedule, x0, o, "nll(eta) " + name);
     nlohmann::json eta = nlohmann::json::object();
     for (const EtaCurvePoint& c : m.eta.curve)

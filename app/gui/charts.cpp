@@ -180,7 +180,7 @@ Figure nll_step_chart(const Session& s, bool& has) {
   Figure f;
   f.title = chart_title(ChartId::NllStep);
   f.xlabel = "training step";
-  f.ylabel = "NLL(0) solid, E[-c] dashed";
+  f.ylabel = "NLL(0) solid, E[-c] dashed, median dotted";
   const auto& slots = s.slots();
   has = false;
   for (const auto& c : slots) has = has || !c->eval_history().empty();
@@ -195,17 +195,21 @@ Figure nll_step_chart(const Session& s, bool& has) {
       // A model that does not train: its one evaluation as horizontal lines.
       f.series.push_back(Series::hline(h.back().nll, c.label()).with_color(c.color()));
       f.series.push_back(Series::hline(h.back().wkb).with_color(c.color()).with_dash(Dash::Dashed));
+      if (std::isfinite(h.back().wkb_median))
+        f.series.push_back(Series::hline(h.back().wkb_median).with_color(c.color()).with_dash(Dash::Dotted));
       recent.push_back(h.back().nll);
       recent.push_back(h.back().wkb);
       continue;
     }
-    std::vector<double> x, nll, nll_se, wkb, wkb_se;
+    // The median of −c next to its mean: on a heavy tail the two part, and the bulk is the median.
+    std::vector<double> x, nll, nll_se, wkb, wkb_se, median;
     for (const auto& r : h) {
       x.push_back(double(r.step));
       nll.push_back(r.nll);
       nll_se.push_back(r.nll_se);
       wkb.push_back(r.wkb);
       wkb_se.push_back(r.wkb_se);
+      median.push_back(r.wkb_median);
     }
     for (size_t i = h.size() > 40 ? h.size() - 40 : 0; i < h.size(); ++i) {
       recent.push_back(h[i].nll);
@@ -217,6 +221,7 @@ Figure nll_step_chart(const Session& s, bool& has) {
     b.with_error(wkb_se).with_color(c.color()).with_dash(Dash::Dashed).markers = true;
     f.series.push_back(std::move(a));
     f.series.push_back(std::move(b));
+    f.series.push_back(Series::line(x, median).with_color(c.color()).with_dash(Dash::Dotted));
   }
   if (auto ref = s.main().reference_evaluation()) {
     f.series.push_back(Series::hline(ref->summary.nll_mean, "exact score NLL(0)")
@@ -413,12 +418,30 @@ Figure c_map_chart(const Session& s, bool& has) {
   std::vector<double> absc;
   for (double v : c) absc.push_back(std::abs(v));
   const double lim = absc.empty() ? 1.0 : std::max(1e-9, quantile(absc, 0.95));
+  // The heavy tail: points beyond ten times the median |c| get a black ring (a larger dark
+  // marker behind their colour), so the few that dominate E[−c] are found at a glance.
+  const double tail = absc.empty() ? INFINITY : 10.0 * std::max(1e-9, quantile(absc, 0.5));
+  std::vector<double> tx, ty;
+  double worst = 0;
+  for (size_t i = 0; i < c.size(); ++i)
+    if (absc[i] > tail) {
+      tx.push_back(x[i]);
+      ty.push_back(y[i]);
+      worst = std::max(worst, absc[i]);
+    }
+  if (!tx.empty()) {
+    const std::string label = "heavy tail (|c| > 10 × median): " + std::to_string(tx.size()) +
+                              fmt(", up to %.3g", worst);
+    Series ring = Series::scatter(std::move(tx), std::move(ty), label);
+    ring.with_color(Color::rgb(0x000000, 0.9)).marker_radius = 6.0;
+    f.series.push_back(std::move(ring));
+  }
   Series sc = Series::scatter_colored(std::move(x), std::move(y), std::move(c), Colormap::Diverging);
   sc.vmin = -lim;
   sc.vmax = lim;
   sc.marker_radius = 3.5;
   f.series.push_back(std::move(sc));
-  f.legend = LegendPlace::None;
+  f.legend = f.series.size() > 1 ? LegendPlace::Auto : LegendPlace::None;
   return f;
 }
 

@@ -21,6 +21,7 @@ uint64_t next_model_version() {
 void add_eval_record(std::vector<EvalRecord>& history, const EvalResult& r) {
   const auto& s = r.summary;
   EvalRecord rec{r.step, s.nll_mean, s.nll_se, s.wkb_mean, s.wkb_se};
+  rec.wkb_median = wkb_robust_summary(s).median;
   if (r.kl) {
     rec.kl_actions = r.kl->by_actions;
     rec.kl_actions_se = r.kl->by_actions_se;

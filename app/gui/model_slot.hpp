@@ -27,6 +27,7 @@ namespace diffpath::gui {
 struct EvalRecord {
   int64_t step = 0;
   double nll = 0, nll_se = 0, wkb = 0, wkb_se = 0;
+  double wkb_median = NAN;  // median of −c: the bulk, next to the heavy-tailed mean
   // The KL term E_P[Ã_θ − Ã] by actions and by the loss formula, and L* (NaN: not computed).
   double kl_actions = NAN, kl_actions_se = NAN, kl_loss = NAN, kl_loss_se = NAN;
   double loss_star = NAN, loss_star_se = NAN;

@@ -523,6 +523,13 @@ LikelihoodSummary evaluate_likelihood(const ScoreModel& model, const Schedule& s
   return sum;
 }
 
+RobustSummary wkb_robust_summary(const LikelihoodSummary& s) {
+  std::vector<double> minus_c;
+  for (const PointLikelihood& pt : s.points)
+    if (pt.ok && std::isfinite(pt.c)) minus_c.push_back(-pt.c);
+  return robust_summary(minus_c);
+}
+
 // Node times equally spaced in the log signal-to-noise ratio λ(t) = log(α²/σ²) (decreasing in
 // t). The G/H equations grow like exp(∫|J| dt), and ∫|J| over a segment is O(Δλ) for scores
 // near the data's, so a fixed Δλ bounds the growth per segment; for the same reason the

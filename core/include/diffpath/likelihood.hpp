@@ -79,6 +79,10 @@ LikelihoodSummary evaluate_likelihood(const ScoreModel& model, const Schedule& s
                                       const std::atomic<bool>* cancel = nullptr,
                                       const std::function<void(double)>& progress = {});
 
+/// Median, 1 % trimmed mean and bootstrap interval of −c over the points used (ok): next to
+/// wkb_mean, whose heavy tail on trained networks can put it far from the bulk.
+RobustSummary wkb_robust_summary(const LikelihoodSummary& s);
+
 /// The first-order curve NLL(η) ≈ NLL(0) + η E[−c].
 inline double nll_first_order(const LikelihoodSummary& s, double eta) {
   return s.nll_mean + eta * s.wkb_mean;
