@@ -248,6 +248,9 @@ TEST_CASE("train saves on SIGTERM, and a second signal during the save does not 
     CAPTURE(signal);
     const std::string out = file("signalled.safetensors"), err = file("train.err");
     fs::remove(out);
+    // Removed here, not by the shell's 2> (which truncates in the child, possibly after the
+    // wait loop below has read the previous run's "step" and signalled too early).
+    fs::remove(err);
     // Wait for the first progress line (training is under way), then signal twice at once.
     const std::string script =
         std::string(DIFFPATH_CLI) + " train --steps 100000000 --hidden 16 --depth 1 --out " +
