@@ -169,10 +169,13 @@ void App::draw_charts(float x, float w, float h) {
   ImGui::Begin("Charts", nullptr, fixed_window());
   const float cw = ImGui::GetContentRegionAvail().x * 0.5f - 4;
   const float ch = (ImGui::GetContentRegionAvail().y - 8) / 3.0f - 4;
-  for (int i = 0; i < kChartCount; ++i) {
+  // Six cells: the last shows c(x₀) or, by the View toggle, Δ log q at the current η.
+  for (int i = 0; i < int(ChartId::CMap); ++i) {
     if (i % 2) ImGui::SameLine();
     charts_.draw(ChartId(i), cw, ch);
   }
+  ImGui::SameLine();
+  charts_.draw(chart_delta_log_q_ ? ChartId::DeltaLogQ : ChartId::CMap, cw, ch);
   ImGui::End();
 }
 

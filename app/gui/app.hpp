@@ -77,6 +77,7 @@ class App final : public ScriptHost {
   Experiment edit_;            // the experiment as edited in the panels
   Viewport viewport_;
   ViewportOptions view_opt_;
+  bool chart_delta_log_q_ = false;  // the c-map cell shows Δ log q at η instead of c(x₀)
   Charts charts_;
   Playback playback_;
   EtaControl eta_;

@@ -280,6 +280,10 @@ void App::view_panel() {
               "(exact divergence, integrated from t to Tmax), magma colours over the 12 nats "
               "below the peak; at t = Tmin it is the model's data density. Both are computed "
               "in the background (coarse grid first).");
+  ImGui::Checkbox("c-map: Δ log q at η", &chart_delta_log_q_);
+  help_marker("The last chart shows, per evaluation point, log q^η − log q⁰ of the NLL(η) "
+              "estimator at the current η (linear between its η grid nodes) instead of c(x₀), "
+              "its slope at η = 0. Where the two maps differ, first order does not hold.");
   ImGui::SliderFloat("point size", &view_opt_.particle_size, 1.0f, 10.0f, "%.1f");
   ImGui::SliderFloat("trail opacity", &view_opt_.trail_alpha, 0.05f, 1.0f, "%.2f");
   if (ImGui::Button("fit view")) viewport_.fit(session_->data());

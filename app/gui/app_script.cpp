@@ -37,7 +37,7 @@ void check_writable(const std::string& path) {
 
 void App::export_chart(const std::string& name, const std::string& path) {
   const auto id = parse_chart_name(name);
-  if (!id) throw Error("unknown chart '" + name + "' (loss, nll-step, nll-eta, w2, action, c-map)");
+  if (!id) throw Error("unknown chart '" + name + "' (loss, nll-step, nll-eta, w2, action, c-map, delta-log-q)");
   ensure_parent_dir(path);
   charts_.export_chart(*id, *session_, session_->experiment().eta, eta_.max(), path);
   status_ = "wrote " + path;
@@ -145,6 +145,10 @@ void App::set_field(const std::string& key, const std::string& value) {
     view_opt_.show_score = value == "score" || value == "both";
     view_opt_.show_density = value == "density" || value == "both";
     return;
+  } else if (key == "c-map") {
+    if (value != "c" && value != "delta") throw Error("set c-map: c or delta");
+    chart_delta_log_q_ = value == "delta";
+    return;
   } else if (key == "time") {
     const Schedule& sc = session_->view_schedule();
     playback_.t = std::clamp(parse_number(value, "set time"), sc.t_min, sc.t_max);
@@ -154,7 +158,7 @@ void App::set_field(const std::string& key, const std::string& value) {
   } else {
     std::string keys;
     for (const Param& p : params()) keys += std::string(" ") + p.key;
-    throw Error("set: unknown setting '" + key + "' (schedule data model checkpoint trail-color overlay time" +
+    throw Error("set: unknown setting '" + key + "' (schedule data model checkpoint trail-color overlay c-map time" +
                 keys + ")");
   }
   if (!apply(next)) throw Error("set " + key + ": " + session_->error());

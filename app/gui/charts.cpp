@@ -18,13 +18,14 @@
 namespace diffpath::gui {
 
 const char* chart_name(ChartId id) {
-  static const char* names[] = {"loss", "nll-step", "nll-eta", "w2", "action", "c-map"};
+  static const char* names[] = {"loss", "nll-step", "nll-eta", "w2", "action", "c-map", "delta-log-q"};
   return names[int(id)];
 }
 
 const char* chart_title(ChartId id) {
   static const char* titles[] = {"Training loss (DSM)", "NLL(0), E[-c] vs step", "NLL(η), WKB line",
-                                 "W2²(η) vs data", "Actions Ã/η", "c(x₀) over data"};
+                                 "W2²(η) vs data", "Actions Ã/η", "c(x₀) over data",
+                                 "Δ log q(x₀) at η over data"};
   return titles[int(id)];
 }
 
@@ -445,6 +446,47 @@ Figure c_map_chart(const Session& s, bool& has) {
   return f;
 }
 
+// Δ log q = log q₀^η − log q₀⁰ per point at the current η: the finite-η counterpart of the
+// c(x₀) map (c is its η-slope at 0). Per point linear in η between the NLL(η) grid nodes.
+Figure delta_log_q_chart(const Session& s, double eta, bool& has) {
+  Figure f;
+  f.title = fmt("Δ log q(x₀) at η = %.3f", eta);
+  f.xlabel = "x";
+  f.ylabel = "y";
+  f.aspect_equal = true;
+  f.colorbar_label = "Δ log q  (> 0: noise helps)";
+  auto r = s.main().nll_eta();
+  has = r && !r->summary.points.empty() && r->x0.rows() == 2 && r->summary.etas.size() >= 2 &&
+        r->summary.etas.front() == 0.0;
+  if (!has) return f;
+  const std::vector<double>& etas = r->summary.etas;
+  const double at = std::clamp(eta, 0.0, etas.back());
+  size_t k = 1;
+  while (k + 1 < etas.size() && etas[k] < at) ++k;
+  const double w = (at - etas[k - 1]) / (etas[k] - etas[k - 1]);
+  std::vector<double> x, y, d, absd;
+  for (size_t i = 0; i < r->summary.points.size(); ++i) {
+    const EtaPoint& p = r->summary.points[i];
+    if (!p.ok) continue;
+    const double l0 = p.at[0].log_q;
+    const double v = (1 - w) * (p.at[k - 1].log_q - l0) + w * (p.at[k].log_q - l0);
+    if (!std::isfinite(v)) continue;
+    x.push_back(r->x0(0, Eigen::Index(i)));
+    y.push_back(r->x0(1, Eigen::Index(i)));
+    d.push_back(v);
+    absd.push_back(std::abs(v));
+  }
+  const double lim = absd.empty() ? 1.0 : std::max(1e-9, quantile(absd, 0.95));
+  Series sc = Series::scatter_colored(std::move(x), std::move(y), std::move(d), Colormap::Diverging);
+  sc.vmin = -lim;
+  sc.vmax = lim;
+  sc.marker_radius = 3.5;
+  f.series.push_back(std::move(sc));
+  f.legend = LegendPlace::None;
+  if (r->coarse) f.title += " (coarse)";
+  return f;
+}
+
 }  // namespace
 
 Figure build_chart(ChartId id, const Session& s, double eta, double eta_max, bool& has_data) {
@@ -456,6 +498,7 @@ Figure build_chart(ChartId id, const Session& s, double eta, double eta_max, boo
     case ChartId::W2: return w2_chart(s, eta, has_data);
     case ChartId::Action: return action_chart(s, has_data);
     case ChartId::CMap: return c_map_chart(s, has_data);
+    case ChartId::DeltaLogQ: return delta_log_q_chart(s, eta, has_data);
   }
   return {};
 }
@@ -483,6 +526,7 @@ std::string chart_signature(ChartId id, const Session& s, double eta, double eta
     case ChartId::Action:
       return ptr(s.full_sample().get()) + ptr(s.sample().get()) + ptr(s.view_slot().evaluation().get());
     case ChartId::CMap: return ptr(s.main().evaluation().get());
+    case ChartId::DeltaLogQ: return ptr(s.main().nll_eta().get()) + fmt("%.4f", eta);
   }
   return {};
 }

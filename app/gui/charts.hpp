@@ -15,9 +15,11 @@
 
 namespace diffpath::gui {
 
-enum class ChartId { Loss, NllStep, NllEta, W2, Action, CMap };
-inline constexpr int kChartCount = 6;
-const char* chart_name(ChartId id);    // "loss", "nll-step", "nll-eta", "w2", "action", "c-map"
+/// DeltaLogQ shares the c-map's place in the window (a View toggle picks which is shown).
+enum class ChartId { Loss, NllStep, NllEta, W2, Action, CMap, DeltaLogQ };
+inline constexpr int kChartCount = 7;
+/// "loss", "nll-step", "nll-eta", "w2", "action", "c-map", "delta-log-q"
+const char* chart_name(ChartId id);
 const char* chart_title(ChartId id);
 std::optional<ChartId> parse_chart_name(const std::string& name);
 

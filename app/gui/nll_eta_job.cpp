@@ -43,6 +43,7 @@ std::unique_ptr<NllEtaJob> make_nll_eta_job() {
       res->summary = evaluate_likelihood_eta(*req.model, req.schedule, req.x0, o, ctx.cancel_flag(),
                                              [&](double f) { ctx.progress(coarse ? 0.2 * f : 0.2 + 0.8 * f); });
       if (res->summary.cancelled || ctx.cancelled()) return;
+      res->x0 = req.x0;
       res->model_version = req.model_version;
       res->coarse = coarse;
       ctx.publish(std::move(res));

@@ -22,6 +22,7 @@ struct NllEtaRequest {
 
 struct NllEtaResult {
   EtaLikelihoodSummary summary;
+  Points x0;                   // the points of summary.points
   uint64_t model_version = 0;
   bool coarse = false;         // the quick first pass; the full grid follows
 };

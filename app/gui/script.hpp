@@ -7,6 +7,7 @@
 //   set eta X | schedule S | data SPEC | model mlp|exact|gaussian|checkpoint | seed N
 //       | particles N | steps N | trail-every K | trail-color time|action | time T
 //       | lr X | batch N | eps X | delta X | checkpoint FILE | eval-points N
+//       | overlay none|score|density|both | c-map c|delta
 //   train-steps N               wait until N more training steps are done (starts training)
 //   start-training | pause-training | reset-training
 //   wait-sample                 wait for the full-resolution sample of the current settings
@@ -14,7 +15,8 @@
 //   wait-nll-eta                wait for the full NLL(η) curve of every model (current or newer)
 //   w2-sweep                    start a W2²(η) sweep;   wait-w2  waits for it
 //   play                        animate the time scrubber from Tmax to Tmin
-//   export-chart NAME PATH      NAME: loss | nll-step | nll-eta | w2 | action | c-map;
+//   export-chart NAME PATH      NAME: loss | nll-step | nll-eta | w2 | action | c-map
+//                               | delta-log-q;
 //                               PATH ending in .png, .svg or .pdf
 //   export-csv KIND PATH        KIND: trajectories | samples | nll | loss | eval-history | w2
 //   export-viewport PATH        the viewport alone as PNG

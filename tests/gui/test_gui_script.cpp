@@ -2,7 +2,8 @@
 // the state at its own script line, and the reliability items of issue 9 that live in the
 // window — a paused session samples a new data set, an export right after wait-sample finds
 // the samples, a huge CSV does not keep the app from quitting, the documented
-// `compare add SCHED checkpoint FILE` parses, and a bad screenshot path is an error of its line.
+// `compare add SCHED checkpoint FILE` parses, and a bad screenshot path is an error of its line;
+// also the Δ log q map (issue 8) renders.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -165,13 +166,29 @@ TEST_CASE("documented script forms parse; a bad screenshot path is an error of i
       << "save-preset " << dir << "/after.json\n"
       << "view 2\n"
       << "wait-sample\n"
+      << "set c-map delta\n"
+      << "expect-error set c-map sideways\n"
+      << "set eta 0.5\n"
+      << "wait-nll-eta\n"
+      << "export-chart delta-log-q " << dir << "/dlq.png\n"
       << "quit\n";
   }
   const int rc = run_app(script, dir + "/app.log", "--paused");
   const std::string log = slurp(dir + "/app.log", 20000);
   INFO("app log:\n" << log);
   REQUIRE(rc == 0);
-  CHECK(count_of(log, "expected error:") == 2);
+  CHECK(count_of(log, "expected error:") == 3);
+  // The Δ log q map at η = 0.5 of the NLL(η) curve: saturated red and blue points
+  // (the diverging colormap's ends), not a placeholder.
+  const Image dlq = load_png(dir + "/dlq.png");
+  REQUIRE(dlq.w > 0);
+  int red = 0, blue = 0;
+  for (uint32_t p : dlq.px) {
+    red += r_of(p) > 150 && g_of(p) < 90 && b_of(p) < 90;
+    blue += b_of(p) > 120 && r_of(p) < 60 && g_of(p) < 110;
+  }
+  CHECK(red > 50);
+  CHECK(blue > 50);
   CHECK(log.find("/proc/diffpath-forbidden/x.png") != std::string::npos);
   CHECK(log.find("missing.safetensors") != std::string::npos);
   // The preset's shipped cosine checkpoint and the one given by file.
