@@ -72,6 +72,7 @@ BENCHMARK(BM_NllEtaSwissroll)
     ->Args({1000, 16, 192, 2})
     ->Args({128, 8, 64, 1})
     ->Args({128, 0, 0, 1})
+    ->Args({128, 0, 0, 2})
     ->Iterations(1)
     ->Unit(benchmark::kSecond)
     ->UseRealTime();
