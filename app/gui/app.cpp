@@ -153,7 +153,8 @@ void App::draw_viewport(float x, float w, float h) {
   char dens[64] = "";
   if (view_opt_.show_density)
     if (auto o = overlay_job_->latest(); o && o->nx > 0)
-      std::snprintf(dens, sizeof dens, "  |  log q_t at t = %.3f%s", o->density_t, o->coarse ? " (coarse)" : "");
+      std::snprintf(dens, sizeof dens, "  |  %s at t = %.3f%s%s", o->delta ? "log q^eta - log q^0" : "log q_t^eta",
+                    o->density_t, o->coarse ? " (coarse)" : "", o->resolved ? "" : " (under-resolved)");
   std::snprintf(buf, sizeof buf, "%s  |  %s  |  eta = %.3f  |  %d particles%s%s",
                 session_->experiment().data_spec().c_str(), shown.c_str(),
                 session_->experiment().eta, s ? s->particles() : 0,
@@ -241,9 +242,12 @@ void App::update_overlays(double now) {
   r.window = viewport_.world_window();
   r.score = view_opt_.show_score;
   r.density = view_opt_.show_density;
+  r.eta = session_->experiment().eta;
+  r.density_delta = view_opt_.density_delta;
   const bool user_changed = !(r.window == overlay_submitted_.window) || r.t != overlay_submitted_.t ||
                             r.score != overlay_submitted_.score ||
-                            r.density != overlay_submitted_.density ||
+                            r.density != overlay_submitted_.density || r.eta != overlay_submitted_.eta ||
+                            r.density_delta != overlay_submitted_.density_delta ||
                             !(r.schedule == overlay_submitted_.schedule);
   const bool model_changed = session_->view_version() != overlay_view_version_;
   if ((user_changed && now - overlay_submit_time_ > 0.15) || (model_changed && overlay_job_->idle())) {

@@ -275,11 +275,14 @@ void App::view_panel() {
   ImGui::Checkbox("score field s(x,t)", &view_opt_.show_score);
   ImGui::SameLine();
   ImGui::Checkbox("log-density", &view_opt_.show_density);
+  ImGui::Checkbox("density minus η = 0", &view_opt_.density_delta);
   help_marker("Score arrows: s(x, t) of the viewed model at the scrubber's time, length up to "
-              "the 90th percentile of |s|. Log-density: log q_t(x) of the probability-flow ODE "
-              "(exact divergence, integrated from t to Tmax), magma colours over the 12 nats "
-              "below the peak; at t = Tmin it is the model's data density. Both are computed "
-              "in the background (coarse grid first).");
+              "the 90th percentile of |s|. Log-density: log q_t^η(x) of the η-model at the "
+              "slider's η and the scrubber's time, from its Fokker-Planck equation solved on a "
+              "grid from Tmax down to t (magma over the 12 nats below the peak); at t = Tmin "
+              "it is the model's data density. 'minus η = 0' shows log q_t^η − log q_t⁰ instead "
+              "(red: noise moves mass there). Both are computed in the background (coarse grid "
+              "first); the caption says when the grid cannot resolve the model.");
   ImGui::Checkbox("c-map: Δ log q at η", &chart_delta_log_q_);
   help_marker("The last chart shows, per evaluation point, log q^η − log q⁰ of the NLL(η) "
               "estimator at the current η (linear between its η grid nodes) instead of c(x₀), "

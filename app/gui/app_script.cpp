@@ -140,10 +140,12 @@ void App::set_field(const std::string& key, const std::string& value) {
     view_opt_.trail_color = value == "time" ? TrailColor::Time : TrailColor::Action;
     return;
   } else if (key == "overlay") {
-    if (value != "none" && value != "score" && value != "density" && value != "both")
-      throw Error("set overlay: none, score, density or both");
+    if (value != "none" && value != "score" && value != "density" && value != "both" &&
+        value != "density-delta")
+      throw Error("set overlay: none, score, density, density-delta or both");
     view_opt_.show_score = value == "score" || value == "both";
-    view_opt_.show_density = value == "density" || value == "both";
+    view_opt_.show_density = value == "density" || value == "both" || value == "density-delta";
+    view_opt_.density_delta = value == "density-delta";
     return;
   } else if (key == "c-map") {
     if (value != "c" && value != "delta") throw Error("set c-map: c or delta");
@@ -291,7 +293,10 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
   if (c.name == "wait-overlay") {
     if (!view_opt_.show_score && !view_opt_.show_density) throw Error("wait-overlay: no overlay is on");
     auto o = overlay_job_->latest();
-    return o && !o->coarse && o->t == playback_.t && (!view_opt_.show_density || o->nx > 0) &&
+    const bool density_current = !view_opt_.show_density ||
+                                 (o && o->nx > 0 && o->delta == (view_opt_.density_delta && session_->experiment().eta > 0) &&
+                                  o->density_eta == session_->experiment().eta);
+    return o && !o->coarse && o->t == playback_.t && density_current &&
            (!view_opt_.show_score || !o->arrows.empty());
   }
   if (c.name == "wait-compare") {

@@ -1,10 +1,11 @@
 #pragma once
 // Viewport overlays of the viewed model, computed in the background (never on the GUI thread):
 //   - the score field s(x, t) at the scrubber's time t on a grid of the visible window;
-//   - the PF-ODE log-density log q_t(x) on a grid: the core's likelihood machinery run from t
-//     (the schedule's lower end moved to t) up to Tmax, exact divergence, so at t = Tmin it is
-//     the model's data density log q₀ and at larger t the density of the noised model.
+//   - the η-model's log-density log q_t^η(x) at the scrubber's time, for the slider's η: its
+//     Fokker–Planck equation on a grid (core fokker_planck.hpp) from Tmax down to t, any t down
+//     to Tmin; or, as the difference view, log q_t^η − log q_t⁰ (where noise moves mass).
 // Progressive: the score field first (cheap), then a coarse density grid, then the full one.
+// The last solve is kept: panning or zooming within its domain only resamples it.
 #include <memory>
 #include <vector>
 
@@ -24,10 +25,12 @@ struct OverlayRequest {
   ScoreModelPtr model;
   Schedule schedule;
   double t = 0.0;
+  double eta = 0.0;         // the η-model whose density is shown
   GridWindow window;
   bool score = false, density = false;
+  bool density_delta = false;   // show log q_t^η − log q_t⁰ instead of log q_t^η
   int score_cells = 28;     // arrows along the longer side
-  int density_cells = 32;   // full-resolution heatmap along the longer side (~750 ODEs)
+  int density_cells = 96;   // the full solve's grid per side (coarse: a third)
 };
 
 struct OverlayResult {
@@ -37,12 +40,16 @@ struct OverlayResult {
   std::vector<float> arrows;
   int score_nx = 0, score_ny = 0;
   double score_ref = 1.0;   // 90th percentile of |s| (arrow length scale)
-  // Heatmap: log q_t on nx × ny cell centres, row-major from y0 upwards; NaN where the ODE
-  // failed. lo/hi: the displayed range (max − 12 nats .. max).
+  // Heatmap: log q_t^η (or the difference to η = 0) on nx × ny cell centres of the window,
+  // row-major from y0 upwards; NaN outside the solver's domain. lo/hi: the displayed range
+  // (max − 12 nats .. max; symmetric around 0 for the difference).
   int nx = 0, ny = 0;
   std::vector<float> log_density;
   double lo = 0.0, hi = 1.0;
-  double density_t = 0.0;   // the time the heatmap shows (density_time)
+  double density_t = 0.0;   // the time the heatmap shows
+  double density_eta = 0.0;
+  bool delta = false;       // the difference view (a diverging colormap)
+  bool resolved = true;     // the solver resolved the model's width at density_t
   bool coarse = false;
   double seconds = 0.0;
 };
@@ -50,11 +57,6 @@ struct OverlayResult {
 using OverlayJob = LatestJob<OverlayRequest, OverlayResult>;
 
 std::unique_ptr<OverlayJob> make_overlay_job();
-
-/// The time the log-density heatmap is computed at for scrubber time t: t itself, but not
-/// below the time where σ(t)² = 0.04 (the ODE from grid points far from the data is stiff
-/// there; the density at that time is already sharp: the data blurred by σ = 0.2).
-double density_time(const Schedule& schedule, double t);
 
 /// The grid shape for `cells` cells along the longer side of `w`.
 void grid_shape(const GridWindow& w, int cells, int& nx, int& ny);

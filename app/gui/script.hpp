@@ -7,7 +7,7 @@
 //   set eta X | schedule S | data SPEC | model mlp|exact|gaussian|checkpoint | seed N
 //       | particles N | steps N | trail-every K | trail-color time|action | time T
 //       | lr X | batch N | eps X | delta X | checkpoint FILE | eval-points N
-//       | overlay none|score|density|both | c-map c|delta
+//       | overlay none|score|density|density-delta|both | c-map c|delta
 //   train-steps N               wait until N more training steps are done (starts training)
 //   start-training | pause-training | reset-training
 //   wait-sample                 wait for the full-resolution sample of the current settings

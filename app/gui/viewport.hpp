@@ -33,7 +33,8 @@ struct ViewportOptions {
   float particle_size = 3.5f;
   float trail_alpha = 0.25f;
   bool show_score = false;     // arrows of s(x, t) at the scrubber's time
-  bool show_density = false;   // PF-ODE log-density heatmap log q_t
+  bool show_density = false;   // the η-model's log-density heatmap log q_t^η (Fokker–Planck)
+  bool density_delta = false;  // ... or its difference log q_t^η − log q_t⁰ (diverging colours)
   float density_alpha = 0.6f;
   bool paint = false;     // left-drag paints data points instead of panning
   float brush = 0.08f;    // world-space spread of painted points

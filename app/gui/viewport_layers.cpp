@@ -150,11 +150,13 @@ void DensityLayer::upload(const OverlayResult* r) {
   // quad spans the grid's outer cell edges.
   std::vector<float> v(r->log_density.size());
   const double span = std::max(1e-9, r->hi - r->lo);
+  const float outside = r->delta ? 0.5f : 0.0f;  // no value: the colormap's "nothing"
   for (size_t k = 0; k < v.size(); ++k)
-    v[k] = std::isfinite(r->log_density[k]) ? float(std::clamp((r->log_density[k] - r->lo) / span, 0.0, 1.0)) : 0.0f;
+    v[k] = std::isfinite(r->log_density[k]) ? float(std::clamp((r->log_density[k] - r->lo) / span, 0.0, 1.0)) : outside;
   glBindTexture(GL_TEXTURE_2D, field_);
   glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
   glTexImage2D(GL_TEXTURE_2D, 0, GL_R32F, r->nx, r->ny, 0, GL_RED, GL_FLOAT, v.data());
+  colormap_ = r->delta ? ViewColormap::Diverging : ViewColormap::Magma;
   const GridWindow& w = r->window;
   upload_floats(vbo_, {float(w.x0), float(w.y0), 0, 0, float(w.x1), float(w.y0), 1, 0,
                        float(w.x0), float(w.y1), 0, 1, float(w.x1), float(w.y1), 1, 1},
@@ -171,6 +173,7 @@ void DensityLayer::draw(const ViewTransform& vt, GLuint colormaps, float alpha) 
   glUniform1i(glGetUniformLocation(program_, "u_field"), 0);
   bind_colormaps(program_, colormaps, 1);
   glUniform1f(glGetUniformLocation(program_, "u_alpha"), alpha);
+  glUniform1f(glGetUniformLocation(program_, "u_row"), (float(int(colormap_)) + 0.5f) / kViewColormaps);
   glBindVertexArray(vao_);
   glDrawArrays(GL_TRIANGLE_STRIP, 0, 4);
 }

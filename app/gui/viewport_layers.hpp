@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "colormap.hpp"
 #include "diffpath/common.hpp"
 #include "eval_job.hpp"
 #include "experiment.hpp"
@@ -57,6 +58,7 @@ class DensityLayer {
   GlVertexArray vao_;
   GlBuffer vbo_;
   GlTexture field_;
+  ViewColormap colormap_ = ViewColormap::Magma;  // the diverging map for a difference
   bool ready_ = false;
 };
 

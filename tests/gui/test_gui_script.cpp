@@ -196,3 +196,52 @@ TEST_CASE("documented script forms parse; a bad screenshot path is an error of i
   CHECK(count_of(preset, "\"checkpoint\"") == 3);   // two "model": "checkpoint" + one path
   CHECK(preset.find("swissroll-cosine.safetensors") != std::string::npos);
 }
+
+TEST_CASE("density overlay: the eta-model's density at Tmin and its difference to eta = 0") {
+  // Issue 11: the overlay solves the η-model's Fokker–Planck equation for the slider's η, at
+  // any scrubber time down to Tmin; the difference view shows where noise moves mass, in the
+  // diverging colours (red and blue both present: mass moves, it is not created).
+  const std::string dir = fresh_dir("density");
+  const std::string script = dir + "/density.script";
+  {
+    std::ofstream s(script);
+    s << "timeout 300\n"
+      << "set particles 300\n"
+      << "set eval-points 16\n"
+      << "set eta 0.5\n"
+      << "set time 0.3\n"
+      << "set overlay density\n"
+      << "wait-overlay\n"
+      << "export-viewport " << dir << "/density.png\n"
+      << "set overlay density-delta\n"
+      << "wait-overlay\n"
+      << "export-viewport " << dir << "/delta.png\n"
+      << "expect-error set overlay sideways\n"
+      << "quit\n";
+  }
+  const int rc = run_app(script, dir + "/app.log", "--paused");
+  INFO("app log:\n" << slurp(dir + "/app.log", 20000));
+  REQUIRE(rc == 0);
+  const Image dens = load_png(dir + "/density.png"), delta = load_png(dir + "/delta.png");
+  REQUIRE(dens.w > 0);
+  REQUIRE(delta.w == dens.w);
+  // Magma's purple middle (no particle, trail or data colour is purple) around the data.
+  // The difference view: reddish and bluish cells (muted by the overlay's alpha); trails can
+  // be bluish too, so blue is counted against the same predicate on the magma picture.
+  auto reddish = [](uint32_t p) { return r_of(p) > 100 && g_of(p) < 100 && b_of(p) + 40 < r_of(p); };
+  auto bluish = [](uint32_t p) { return b_of(p) > 100 && b_of(p) > r_of(p) + 40 && g_of(p) + 25 < b_of(p); };
+  int purple = 0, red = 0, blue = 0, blue_in_magma = 0;
+  for (uint32_t p : dens.px) {
+    purple += r_of(p) > 70 && g_of(p) < 60 && b_of(p) > 60 && b_of(p) < r_of(p) + 60;
+    blue_in_magma += bluish(p);
+  }
+  for (uint32_t p : delta.px) {
+    red += reddish(p);
+    blue += bluish(p);
+  }
+  MESSAGE("magma purple " << purple << ", delta red " << red << ", blue " << blue
+          << " (bluish in the magma picture " << blue_in_magma << ")");
+  CHECK(purple > 2000);
+  CHECK(red > 2000);
+  CHECK(blue > blue_in_magma + 2000);
+}
