@@ -50,7 +50,18 @@ void BM_NllWkbSwissroll(benchmark::State& state) {
                  std::to_string(s.wkb_mean));
 }
 
+// The Python module's overhead baseline (bench/bench_python.py): NLL + WKB with the error
+// estimate (the module's defaults) of 10 swiss-roll points (seed 1) on one thread.
+void BM_Nll10Points(benchmark::State& state) {
+  const Points x0 = make_dataset("swissroll", 10, 1).points;
+  LikelihoodOptions opt;
+  opt.threads = 1;
+  for (auto _ : state) benchmark::DoNotOptimize(evaluate_likelihood(paper_model(), Schedule::simple(), x0, opt).nll_mean);
+}
+
 }  // namespace
+
+BENCHMARK(BM_Nll10Points)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 BENCHMARK(BM_NllWkbSwissroll)
     ->Arg(0)
