@@ -17,6 +17,8 @@ r = dp.nll(model, x, "simple", eta=etas)                    # exact NLL, c, and 
 ok = r["ok"]
 print(f"NLL(0) = {r['nll_mean']:.3f} ± {r['nll_se']:.3f},  E[-c] = {r['wkb_mean']:.2f} ± {r['wkb_se']:.2f}"
       f"  (median of -c {np.median(-r['c'][ok]):.2f}: a heavy tail)")
+print(f"NLL(eta) over the {r['eta_n']} points whose paths stay finite at every eta "
+      f"(NLL(0) above: {int(ok.sum())} points):")
 for eta in etas:
     e = r["eta"][eta]
     line = r["nll_mean"] + eta * r["wkb_mean"]

@@ -228,6 +228,7 @@ py::dict nll_py(const py::object& score, const Array& points, const py::object& 
                                            py::arg("mc_se") = cp.mc_se, py::arg("bias") = cp.bias,
                                            py::arg("err") = cp.err);
     out["eta"] = curve;
+    out["eta_n"] = b.e.n;  // the curve's points: those finite at every η
   }
   return out;
 }
@@ -331,7 +332,8 @@ PYBIND11_MODULE(diffpath, m) {
         "NLL of the probability-flow ODE per point (nats) and the exact WKB coefficient c "
         "(log q^eta = log q^0 + eta c + O(eta^2)), with tenfold-tighter error estimates and ok "
         "flags; with eta (a number or a list), log q^eta per point (n, len(eta)) of the "
-        "eta-sampler itself and the curve {'eta': {eta: {mean, se, mc_se, bias, err}}}.");
+        "eta-sampler itself and the curve {'eta': {eta: {mean, se, mc_se, bias, err}}} over the "
+        "'eta_n' points finite at every eta.");
   m.def("kl", &kl_py, py::arg("score"), py::arg("exact"), py::arg("schedule"), py::arg("data"),
         py::arg("steps") = 200, py::arg("seed") = 0, py::arg("threads") = 0,
         "The path-integral KL bound E_P[A_theta - A] by actions and by the loss formula, each "

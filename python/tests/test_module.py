@@ -119,7 +119,9 @@ def test_ctrl_c_during_a_long_call_raises_keyboard_interrupt():
     with pytest.raises(KeyboardInterrupt):
         dp.nll("model:" + SIMPLE, x, "simple")
     timer.join()
-    assert time.monotonic() - start < 5.0  # promptly: the core polls its cancel flag every step
+    # The whole call takes minutes (200 000 points, NLL + WKB); ending well before proves the
+    # cancel reached the core (a hang guard, not a timing target: it took 0.6 s here).
+    assert time.monotonic() - start < 60.0
 
 
 def write_safetensors(path, tensors, metadata):
