@@ -83,6 +83,10 @@ class Charts {
 /// to plot yet (the figure then carries a note saying what it waits for).
 /// η charts span [0, eta_max] (0.2 in the fine mode, where the paper looks, else 1).
 Figure build_chart(ChartId id, const Session& s, double eta, double eta_max, bool& has_data);
+/// The maps over the evaluation points (chart_maps.cpp): c(x₀) of the main model, with its
+/// heavy tail ringed; Δ log q at η from its NLL(η) curve (linear between the grid's η).
+Figure c_map_chart(const Session& s, bool& has_data);
+Figure delta_log_q_chart(const Session& s, double eta, bool& has_data);
 /// A short string that changes whenever the chart's inputs change.
 std::string chart_signature(ChartId id, const Session& s, double eta, double eta_max);
 
