@@ -8,6 +8,7 @@ PKGS=(
   libimgui-dev libglfw3-dev libepoxy-dev libstb-dev libgl1-mesa-dri
   xvfb xauth
   python3 python3-numpy
+  libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev libavutil-dev
   pybind11-dev python3-pybind11 python3-dev python3-pytest python3-torch
 )
 missing=()

@@ -29,6 +29,7 @@ void add_w2_command(CLI::App& app);
 void add_table_command(CLI::App& app);
 void add_kl_command(CLI::App& app);
 void add_density_command(CLI::App& app);
+void add_animate_command(CLI::App& app);
 
 /// --eta values: "A:B:K" (K evenly spaced values from A to B inclusive), "a,b,c", or "a";
 /// each in [0, 1]. Throws Error with a one-line reason.

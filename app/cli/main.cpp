@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add_kl_command(app);
   add_table_command(app);
   add_density_command(app);
+  add_animate_command(app);
   check_seed_options(app);
   try {
     app.parse(argc, argv);  // subcommand callbacks run inside parse

@@ -1,0 +1,89 @@
+// `diffpath-cli animate`: the η-sampler as a video (MP4, WebM or GIF; core animation.hpp):
+// the time flow at one η, or the η morph under common random numbers.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli_common.hpp"
+#include "diffpath/animation.hpp"
+#include "diffpath/dataset.hpp"
+
+namespace diffpath::cli {
+namespace {
+
+struct AnimateOptions {
+  ScoreArgs model;
+  std::string data = "swissroll";
+  std::string kind = "time";
+  std::string eta = "0.1";
+  std::string size = "1280x720";
+  std::string color = "time";
+  std::string out;
+  bool no_trails = false;
+  AnimationOptions anim;
+};
+
+void parse_size(const std::string& text, VideoOptions& v) {
+  int w = 0, h = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%dx%d%c", &w, &h, &tail) != 2)
+    throw Error("--size: expected WIDTHxHEIGHT, e.g. 1280x720, not '" + text + "'");
+  v.width = w;
+  v.height = h;
+}
+
+void run_animate(AnimateOptions o) {
+  check_outputs({o.out});
+  parse_size(o.size, o.anim.video);
+  o.anim.kind = o.kind == "eta" ? AnimationKind::Eta : AnimationKind::Time;
+  o.anim.etas = parse_eta_list(o.eta);
+  if (o.anim.kind == AnimationKind::Time && o.anim.etas.size() != 1)
+    throw Error("--kind time takes one --eta, not a list (the list is for --kind eta)");
+  if (o.anim.kind == AnimationKind::Eta && o.anim.etas.size() < 2)
+    throw Error("--kind eta needs at least two values, e.g. --eta 0:1:120");
+  o.anim.trails = !o.no_trails;
+  o.anim.color_by_action = o.color == "action";
+  const Schedule schedule = o.model.resolve_schedule();
+  const ScoreModelPtr model = o.model.make_model(schedule);
+  const Points data = make_dataset(o.data, 2000, 12345).points;  // the reference under the particles
+  const std::string caption = o.data + "  ·  " + schedule.spec() + "  ·  " + model->spec();
+  ProgressBar bar("animate " + o.kind);
+  const AnimationReport r = write_animation(*model, schedule, data, caption, o.anim, o.out, nullptr,
+                                            [&](double f) { bar.update(f); });
+  char extra[160];
+  std::snprintf(extra, sizeof extra, "(%d frames: sampling %.1f s, rendering %.1f frames/s, encoding %.1f frames/s)",
+                r.frames, r.sample_seconds, r.frames / std::max(1e-9, r.render_seconds),
+                r.frames / std::max(1e-9, r.encode_seconds));
+  bar.finish(extra);
+  std::fprintf(stderr, "wrote %s\n", o.out.c_str());
+}
+
+}  // namespace
+
+void add_animate_command(CLI::App& app) {
+  auto o = std::make_shared<AnimateOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "animate",
+      "The eta-sampler as a video: --kind time (one eta, noise flowing to data) or --kind eta "
+      "(the eta morph at Tmin under common random numbers). .mp4 (H.264), .webm (VP9) or .gif");
+  o->model.add_options(cmd);
+  cmd->add_option("--data", o->data, "Reference data drawn under the particles")->capture_default_str();
+  cmd->add_option("--kind", o->kind, "time or eta")->capture_default_str()->check(CLI::IsMember({"time", "eta"}));
+  cmd->add_option("--eta", o->eta, "time: one eta; eta: a list or A:B:K (e.g. 0:1:120)")->capture_default_str();
+  cmd->add_option("--n", o->anim.n, "Particles")->capture_default_str()->check(in_range(1, 1000000));
+  cmd->add_option("--steps", o->anim.steps, "Sampler steps")->capture_default_str()->check(in_range(1, 100000));
+  cmd->add_option("--frames", o->anim.frames, "time: frames over the clip (at most steps + 1)")
+      ->capture_default_str()->check(in_range(2, 100000));
+  cmd->add_option("--seed", o->anim.seed, "Seed (the same for every eta)")->capture_default_str();
+  cmd->add_option("--fps", o->anim.video.fps, "Frames per second")->capture_default_str()->check(in_range(0.001, 240.0));
+  cmd->add_option("--size", o->size, "WIDTHxHEIGHT (even for .mp4/.webm)")->capture_default_str();
+  cmd->add_option("--quality", o->anim.video.quality, "CRF: lower is better")->capture_default_str()->check(in_range(0, 63));
+  cmd->add_flag("--no-trails", o->no_trails, "Particles only");
+  cmd->add_option("--color", o->color, "Particles: time (one colour) or action")
+      ->capture_default_str()->check(CLI::IsMember({"time", "action"}));
+  cmd->add_option("--threads", o->anim.threads, "Threads (0 = all cores)")->capture_default_str()->check(non_negative());
+  cmd->add_option("--out", o->out, "Output: FILE.mp4, FILE.webm or FILE.gif")->required();
+  cmd->callback([o] { run_animate(*o); });
+}
+
+}  // namespace diffpath::cli

@@ -1,0 +1,187 @@
+// Video export (core video.hpp, animation.hpp; issue 12): files decoded back with libavformat —
+// container, codec, frame count, size and frame rate as requested; an animation's first frame
+// equals the still of its scene within encoder tolerance; a GIF uses more than 64 colours;
+// bad input is a one-line error before any work, and an unfinished writer leaves no file.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "diffpath/animation.hpp"
+#include "diffpath/dataset.hpp"
+#include "diffpath/figure.hpp"
+#include "diffpath/score_model.hpp"
+#include "diffpath/video.hpp"
+
+using namespace diffpath;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string tmp(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("diffpath-video-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  return (dir / name).string();
+}
+
+// A moving gradient: frame k differs from frame k + 1 everywhere.
+std::vector<uint8_t> gradient(int w, int h, int k) {
+  std::vector<uint8_t> rgba(size_t(w) * h * 4);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      uint8_t* p = &rgba[(size_t(y) * w + x) * 4];
+      p[0] = uint8_t((x * 255 / w + 7 * k) & 255);
+      p[1] = uint8_t(y * 255 / h);
+      p[2] = uint8_t((40 + 9 * k) & 255);
+      p[3] = 255;
+    }
+  return rgba;
+}
+
+// Mean absolute difference per channel (RGB) of two RGBA images.
+double mean_abs_diff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  REQUIRE(a.size() == b.size());
+  double s = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < a.size(); i += 4)
+    for (int c = 0; c < 3; ++c, ++n) s += std::abs(int(a[i + c]) - int(b[i + c]));
+  return s / double(n);
+}
+
+}  // namespace
+
+TEST_CASE("MP4, WebM and GIF: the decoded file has the requested codec, size, rate and frames") {
+  struct Case {
+    const char* ext;
+    const char* container;
+    const char* codec;
+  };
+  for (const Case& c : {Case{".mp4", "mov,mp4,m4a,3gp,3g2,mj2", "h264"}, Case{".webm", "matroska,webm", "vp9"},
+                        Case{".gif", "gif", "gif"}}) {
+    CAPTURE(c.ext);
+    const std::string path = tmp(std::string("clip") + c.ext);
+    VideoOptions o;
+    o.width = 320;
+    o.height = 240;
+    const bool gif = std::string(c.ext) == ".gif";
+    o.fps = gif ? 25 : 24;  // GIF: delays in 1/100 s, 24 fps is not representable
+    {
+      VideoWriter w(path, o);
+      for (int k = 0; k < 30; ++k) w.write_rgba(gradient(o.width, o.height, k));
+      CHECK(w.frames() == 30);
+      w.finish();
+    }
+    CHECK_FALSE(fs::exists(path + ".part"));
+    const VideoInfo v = probe_video(path);
+    CHECK(v.container == c.container);
+    CHECK(v.codec.find(c.codec) != std::string::npos);
+    CHECK(v.width == 320);
+    CHECK(v.height == 240);
+    CHECK(v.fps == doctest::Approx(o.fps));
+    CHECK(v.frames == 30);
+    // The first decoded frame is the first frame given, within the encoder's loss (a few
+    // levels of 255 for CRF 23 on a smooth gradient; the GIF's 256 colours for the whole
+    // clip, dithered, ~13).
+    const double d = mean_abs_diff(v.first_rgba, gradient(320, 240, 0));
+    MESSAGE(c.ext << ": first frame mean |Δ| = " << d);
+    CHECK(d < (gif ? 16.0 : 4.0));
+    CHECK(mean_abs_diff(v.first_rgba, v.last_rgba) > 20.0);  // it moved
+    if (gif) CHECK(v.colors_used > 64);
+  }
+}
+
+TEST_CASE("bad input is a one-line error before any work; an unfinished writer leaves nothing") {
+  VideoOptions o;
+  o.width = 320;
+  o.height = 240;
+  auto fails_with = [&](const std::string& path, const VideoOptions& opt, const std::string& what) {
+    CAPTURE(path);
+    try {
+      VideoWriter w(path, opt);
+      FAIL("no error");
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      MESSAGE(m);
+      CHECK(m.find(what) != std::string::npos);
+      CHECK(m.find('\n') == std::string::npos);
+    }
+  };
+  fails_with(tmp("clip.avi"), o, "unknown extension");
+  fails_with("/proc/diffpath-no/clip.mp4", o, "clip.mp4");
+  VideoOptions odd = o;
+  odd.width = 321;
+  fails_with(tmp("odd.mp4"), odd, "even width and height");
+  VideoOptions zero = o;
+  zero.fps = 0;
+  fails_with(tmp("zero.gif"), zero, "fps");
+  VideoOptions tiny = o;
+  tiny.height = 0;
+  fails_with(tmp("tiny.webm"), tiny, "size");
+  // An odd size is fine for a GIF (no chroma subsampling).
+  CHECK_NOTHROW(VideoWriter(tmp("odd.gif"), odd));
+
+  const std::string path = tmp("abandoned.mp4");
+  {
+    VideoWriter w(path, o);
+    w.write_rgba(gradient(320, 240, 0));
+    CHECK(fs::exists(path + ".part"));
+    CHECK_THROWS_AS(w.write_rgba(std::vector<uint8_t>(10)), Error);  // wrong frame size
+  }  // destroyed without finish(): cancelled
+  CHECK_FALSE(fs::exists(path));
+  CHECK_FALSE(fs::exists(path + ".part"));
+}
+
+TEST_CASE("the eta morph: frames as requested, the first equals the still of its scene") {
+  const Schedule sch = Schedule::simple();
+  const ScoreModelPtr model = make_score_model("exact:25gaussians", sch);
+  const Points data = make_dataset("25gaussians", 500, 3).points;
+  AnimationOptions o;
+  o.kind = AnimationKind::Eta;
+  o.etas = {0.0, 0.25, 0.5, 0.75, 1.0};
+  o.n = 300;
+  o.steps = 60;
+  o.video.width = 320;
+  o.video.height = 240;
+  o.video.fps = 10;
+  o.video.quality = 10;
+  o.limits = {-2.0, 2.0, -1.6, 1.6};
+  const std::string path = tmp("morph.mp4");
+  const AnimationReport r = write_animation(*model, sch, data, "25gaussians", o, path);
+  CHECK(r.frames == 5);
+  const VideoInfo v = probe_video(path);
+  CHECK(v.frames == 5);
+  CHECK(v.codec == "h264");
+  CHECK(v.fps == doctest::Approx(10.0));
+  // The still at η = 0: the same scene (same seed: the same particles and paths), rendered
+  // directly with the clip's fixed limits.
+  SamplerOptions so;
+  so.eta = 0.0;
+  so.n = o.n;
+  so.steps = o.steps;
+  so.seed = o.seed;
+  so.stride = std::max(1, o.steps / 50);
+  const SampleResult s = sample(*model, sch, so);
+  AnimationScene scene;
+  scene.data = data;
+  scene.caption = "25gaussians";
+  scene.particles = s.samples;
+  scene.eta = 0.0;
+  scene.t = sch.t_min;
+  scene.x0 = o.limits[0], scene.x1 = o.limits[1], scene.y0 = o.limits[2], scene.y1 = o.limits[3];
+  for (Eigen::Index p = 0; p < s.samples.cols(); p += o.trail_every) {
+    Points t(2, Eigen::Index(s.frames.size()));
+    for (size_t k = 0; k < s.frames.size(); ++k) t.col(Eigen::Index(k)) = s.frames[k].col(p);
+    scene.trails.push_back(t);
+  }
+  const std::vector<uint8_t> still = render_rgba(animation_frame(scene, o), 320, 240);
+  const double d_first = mean_abs_diff(v.first_rgba, still), d_last = mean_abs_diff(v.last_rgba, still);
+  MESSAGE("first frame vs still: mean |Δ| " << d_first << "; last frame vs still " << d_last);
+  CHECK(d_first < 2.0);          // the encoder's loss (CRF 10) on a mostly white frame
+  CHECK(d_last > 2 * d_first);   // η = 1 is another picture
+}
