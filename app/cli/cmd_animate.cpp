@@ -1,6 +1,7 @@
 // `diffpath-cli animate`: the η-sampler as a video (MP4, WebM or GIF; core animation.hpp):
 // the time flow at one η, or the η morph under common random numbers.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -46,7 +47,10 @@ void run_animate(AnimateOptions o) {
   const Schedule schedule = o.model.resolve_schedule();
   const ScoreModelPtr model = o.model.make_model(schedule);
   const Points data = make_dataset(o.data, 2000, 12345).points;  // the reference under the particles
-  const std::string caption = o.data + "  ·  " + schedule.spec() + "  ·  " + model->spec();
+  // The caption names data, schedule and model (a checkpoint by its file name: titles are short).
+  std::string name = model->spec();
+  if (name.rfind("model:", 0) == 0) name = std::filesystem::path(name.substr(6)).filename().string();
+  const std::string caption = o.data + " · " + schedule.spec() + " · " + name;
   ProgressBar bar("animate " + o.kind);
   const AnimationReport r = write_animation(*model, schedule, data, caption, o.anim, o.out, nullptr,
                                             [&](double f) { bar.update(f); });

@@ -60,8 +60,9 @@ SampleResult run_sampler(const ScoreModel& model, const Schedule& schedule, cons
 Figure animation_frame(const AnimationScene& s, const AnimationOptions& o) {
   Figure f;
   char title[160];
-  std::snprintf(title, sizeof title, "%s  ·  η = %.3f  ·  t = %.3f", s.caption.c_str(), s.eta, s.t);
+  std::snprintf(title, sizeof title, "η = %.2f   t = %.3f", s.eta, s.t);
   f.title = title;
+  f.xlabel = s.caption;  // data · schedule · model, under the scene
   f.aspect_equal = true;
   f.grid = false;
   f.legend = LegendPlace::None;
@@ -70,7 +71,7 @@ Figure animation_frame(const AnimationScene& s, const AnimationOptions& o) {
   data.with_color(Color::rgb(0x56B4E9, 0.35)).marker_radius = 1.6;
   f.series.push_back(std::move(data));
   for (const Points& t : s.trails)
-    f.series.push_back(Series::line(row(t, 0), row(t, 1)).with_color(Color::rgb(0x555555, 0.28)));
+    f.series.push_back(Series::line(row(t, 0), row(t, 1)).with_color(Color::rgb(0x555555, 0.12)));
   if (o.color_by_action && s.action.size() == s.particles.cols()) {
     Series p = Series::scatter_colored(row(s.particles, 0), row(s.particles, 1),
                                        {s.action.data(), s.action.data() + s.action.size()});
