@@ -26,13 +26,15 @@ constexpr float kStatusHeight = 26.0f;
 
 App::App(const Experiment& initial, bool autostart_training)
     : session_(std::make_unique<Session>(initial, autostart_training)),
-      overlay_job_(make_overlay_job()) {
+      overlay_job_(make_overlay_job()),
+      animation_job_(make_animation_job()) {
   edit_ = session_->experiment();
   playback_.t = edit_.schedule.t_min;
   status_ = "ready";
 }
 
 App::~App() {
+  animation_job_.reset();  // cancels a running render: its partial file is removed
   overlay_job_.reset();
   session_.reset();
 }

@@ -8,6 +8,7 @@
 
 #include "charts.hpp"
 #include "experiment.hpp"
+#include "animation_job.hpp"
 #include "overlay_job.hpp"
 #include "playback.hpp"
 #include "script.hpp"
@@ -55,6 +56,10 @@ class App final : public ScriptHost {
   void export_chart(const std::string& name, const std::string& path);
   void export_csv(const std::string& kind, const std::string& path);
   void export_viewport(const std::string& path);
+  /// Starts rendering an animation of the viewed model in the background ("time": the
+  /// scrubber at the slider's η; "eta": the morph over [0, 1]); the path is checked now.
+  void export_animation(const std::string& kind, const std::string& path, int frames,
+                        int width = 640, int height = 360);
 
  private:
   /// The one way a change reaches the session; false (session error() says why) on bad input.
@@ -68,6 +73,7 @@ class App final : public ScriptHost {
   void model_panel();
   void eta_panel(double dt);
   void view_panel();
+  void animation_section(const std::string& dir);
   void export_panel();
   void compare_panel();
   void update_overlays(double now);
@@ -101,6 +107,11 @@ class App final : public ScriptHost {
   OverlayRequest overlay_submitted_;
   uint64_t overlay_view_version_ = 0;
   double overlay_submit_time_ = -1.0;
+
+  // Animation export (Export panel, export-animation): the background job and its settings.
+  std::unique_ptr<AnimationJob> animation_job_;
+  uint64_t animation_seen_ = 0;
+  int anim_kind_ = 1, anim_format_ = 0, anim_size_ = 0, anim_frames_ = 60;
 
   // Compare panel: the schedule and kind of the next model to add.
   int add_schedule_ = 1, add_model_ = 0;

@@ -297,6 +297,45 @@ void App::view_panel() {
   }
 }
 
+// Export → Animation: kind, frames, size and format; rendered in the background (progress,
+// cancel), the file named after the kind in the export folder.
+void App::animation_section(const std::string& dir) {
+  ImGui::Separator();
+  ImGui::TextUnformatted("Animation of the viewed model");
+  ImGui::RadioButton("time flow at η", &anim_kind_, 0);
+  ImGui::SameLine();
+  ImGui::RadioButton("η morph 0 → 1", &anim_kind_, 1);
+  ImGui::SliderInt("frames", &anim_frames_, 2, 240);
+  static const char* kSizes[] = {"640x360", "1280x720", "480x480"};
+  static const char* kFormats[] = {"mp4", "webm", "gif"};
+  ImGui::Combo("size", &anim_size_, kSizes, 3);
+  ImGui::Combo("format", &anim_format_, kFormats, 3);
+  if (animation_job_->busy()) {
+    ImGui::ProgressBar(float(animation_job_->progress()), ImVec2(-80, 0));
+    ImGui::SameLine();
+    if (ImGui::Button("cancel")) {
+      animation_job_->cancel();
+      status_ = "animation cancelled (no file written)";
+    }
+  } else if (ImGui::Button("render animation")) {
+    const std::string path = dir + "/" + (anim_kind_ ? "eta-morph." : "time-flow.") + kFormats[anim_format_];
+    int w = 640, h = 360;
+    std::sscanf(kSizes[anim_size_], "%dx%d", &w, &h);
+    try {
+      export_animation(anim_kind_ ? "eta" : "time", path, anim_frames_, w, h);
+    } catch (const std::exception& e) {
+      session_->set_error(e.what());
+    }
+  }
+  if (const uint64_t v = animation_job_->version(); v != animation_seen_) {
+    animation_seen_ = v;
+    if (auto r = animation_job_->latest())
+      status_ = "wrote animation " + r->path + " (" + std::to_string(r->report.frames) + " frames)";
+  }
+  if (const std::string err = animation_job_->error(); !err.empty())
+    ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "animation: %s", err.c_str());
+}
+
 void App::export_panel() {
   if (!ImGui::CollapsingHeader("Export")) return;
   ImGui::InputText("folder", export_dir_, sizeof export_dir_);
@@ -327,6 +366,7 @@ void App::export_panel() {
     if (i % 3) ImGui::SameLine();
     if (ImGui::Button(kCsv[i])) guarded([&] { export_csv(kCsv[i], dir + "/" + kCsv[i] + ".csv"); });
   }
+  animation_section(dir);
   ImGui::InputText("preset", preset_path_, sizeof preset_path_);
   if (ImGui::Button("save preset")) guarded([&] {
     save_preset(session_->experiment(), preset_path_);

@@ -88,6 +88,42 @@ void App::export_csv(const std::string& kind, const std::string& path) {
   status_ = "wrote " + path;
 }
 
+void App::export_animation(const std::string& kind, const std::string& path, int frames, int width,
+                           int height) {
+  if (kind != "time" && kind != "eta") throw Error("export-animation: kind is time or eta, not '" + kind + "'");
+  if (frames < 2) throw Error("export-animation: at least 2 frames");
+  ensure_parent_dir(path);
+  check_writable(path);
+  video_format_for_path(path);  // a bad extension fails now, not in the background
+  const Experiment& e = session_->experiment();
+  AnimationRequest r;
+  r.model = session_->view_model();
+  r.schedule = session_->view_schedule();
+  if (!r.model || r.model->dim() != 2) throw Error("export-animation: needs a 2D model");
+  r.data = session_->data();
+  r.caption = e.data_spec() + " · " + r.schedule.spec() + " · " + session_->view_slot().label();
+  AnimationOptions& o = r.options;
+  o.kind = kind == "eta" ? AnimationKind::Eta : AnimationKind::Time;
+  if (o.kind == AnimationKind::Eta) {
+    o.etas.clear();
+    for (int k = 0; k < frames; ++k) o.etas.push_back(double(k) / (frames - 1));
+  } else {
+    o.etas = {e.eta};
+    o.frames = frames;
+  }
+  o.n = std::min(e.particles, 2000);
+  o.steps = e.steps;
+  o.seed = e.seed;
+  o.trail_every = e.trail_every;
+  o.threads = 2;
+  o.video.width = width;
+  o.video.height = height;
+  o.video.fps = 24;
+  r.path = path;
+  animation_job_->submit(std::move(r));
+  status_ = "rendering animation " + path + " in the background";
+}
+
 void App::export_viewport(const std::string& path) {
   ensure_parent_dir(path);
   const std::string ext = std::filesystem::path(path).extension().string();
@@ -222,6 +258,8 @@ void App::run_command(const ScriptCommand& c) {
     export_chart(a[0], a[1]);
   } else if (c.name == "export-csv") {
     export_csv(a[0], a[1]);
+  } else if (c.name == "export-animation") {
+    export_animation(a[0], a[1], a.size() > 2 ? int(parse_number(a[2], "export-animation")) : 60);
   } else if (c.name == "export-viewport") {
     export_viewport(a[0]);
   } else if (c.name == "screenshot") {
@@ -288,6 +326,11 @@ bool App::poll_wait(const ScriptCommand& c, bool first) {
       const uint64_t want = k < wait_nll_eta_versions_.size() ? wait_nll_eta_versions_[k] : 0;
       if (!r || r->coarse || r->model_version < want) return false;
     }
+    return true;
+  }
+  if (c.name == "wait-animation") {
+    if (!animation_job_->idle()) return false;
+    if (!animation_job_->error().empty()) throw Error("animation: " + animation_job_->error());
     return true;
   }
   if (c.name == "wait-overlay") {

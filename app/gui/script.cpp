@@ -21,7 +21,7 @@ const std::map<std::string, std::pair<int, int>>& command_table() {
       {"screenshot", {1, 1}},    {"frames", {1, 1}},         {"timeout", {1, 1}},
       {"quit", {0, 0}},          {"compare", {1, 4}},        {"view", {1, 1}},
       {"wait-compare", {0, 0}},  {"wait-overlay", {0, 0}},    {"expect-error", {1, 8}},
-      {"wait-nll-eta", {0, 0}},
+      {"wait-nll-eta", {0, 0}},  {"export-animation", {2, 3}}, {"wait-animation", {0, 0}},
   };
   return t;
 }
@@ -58,7 +58,7 @@ std::string ScriptCommand::text() const {
 bool is_blocking(const std::string& name) {
   return name == "wait-sample" || name == "wait-eval" || name == "wait-w2" ||
          name == "train-steps" || name == "frames" || name == "wait-compare" ||
-         name == "wait-overlay" || name == "wait-nll-eta";
+         name == "wait-overlay" || name == "wait-nll-eta" || name == "wait-animation";
 }
 
 std::vector<ScriptCommand> parse_script(const std::string& path) {

@@ -15,6 +15,7 @@
 #include <random>
 #include <string>
 
+#include "diffpath/video.hpp"
 #include "gui_test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -281,4 +282,31 @@ TEST_CASE("lr = 10 in the window: no NaN samples, and wait-eval returns") {
     CHECK(rows[i].find("nan") == std::string::npos);
     CHECK(rows[i].find("inf") == std::string::npos);
   }
+}
+
+TEST_CASE("animation export from the window: an eta morph in the background, bad paths refused") {
+  // Issue 12: Export → Animation / export-animation renders the viewed model's η morph in the
+  // background; the file decodes with the requested frames; a bad extension is an error of
+  // its line (expect-error), before any work.
+  const std::string dir = fresh_dir("animation");
+  const std::string script = dir + "/animation.script";
+  {
+    std::ofstream s(script);
+    s << "timeout 240\n"
+      << "set particles 300\n"
+      << "set eval-points 16\n"
+      << "export-animation eta " << dir << "/morph.mp4 6\n"
+      << "expect-error export-animation eta " << dir << "/morph.avi\n"
+      << "wait-animation\n"
+      << "quit\n";
+  }
+  const int rc = run_app(script, dir + "/app.log", "--paused");
+  INFO("app log:\n" << slurp(dir + "/app.log", 20000));
+  REQUIRE(rc == 0);
+  const diffpath::VideoInfo v = diffpath::probe_video(dir + "/morph.mp4");
+  CHECK(v.codec == "h264");
+  CHECK(v.frames == 6);
+  CHECK(v.width == 640);
+  CHECK(v.height == 360);
+  CHECK_FALSE(fs::exists(dir + "/morph.avi"));
 }
