@@ -203,23 +203,36 @@ TEST_CASE("cancel stops the solve") {
   CHECK(r.cancelled);
 }
 
-TEST_CASE("trained swiss-roll network: NLL(0) from the grid is the PF-ODE NLL, the eta-slope at 0 "
-          "is E[-c]") {
+namespace {
+
+// The shipped simple swiss-roll network, and the grid both of its checks use: 192² on
+// [−3, 3]², cell 0.031 — the roll's width at Tmin ≈ 0.08 is 2.5 cells.
+ScoreModelPtr shipped_network() {
   const std::string path = std::string(DIFFPATH_SOURCE_DIR) + "/assets/swissroll-simple.safetensors";
   REQUIRE(fs::exists(path));
-  const ScoreModelPtr model = load_mlp_model(path);
-  const Schedule sc = Schedule::simple();
-  // 192² on [−3, 3]²: cell 0.031, the roll's width at Tmin ≈ 0.08 is 2.5 cells.
+  return load_mlp_model(path);
+}
+
+FokkerPlanckOptions roll_grid(std::vector<double> etas) {
   FokkerPlanckOptions o;
   o.grid = 192;
   o.extent = 3.0;
+  o.etas = std::move(etas);
+  o.node_tol = 2e-3;  // the network's score is rough in t; this halves the score nodes
+  o.threads = 2;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("trained swiss-roll network: NLL(0) from the grid is the PF-ODE NLL, the eta-slope at 0 "
+          "is E[-c]") {
+  const ScoreModelPtr model = shipped_network();
+  const Schedule sc = Schedule::simple();
   // A small η, so the difference quotient is the tangent (c is heavy-tailed: its large
   // values belong to log q^η that bend away from the line within η ~ 0.01).
   const double h_eta = 0.005;
-  o.etas = {0.0, h_eta};
-  o.node_tol = 2e-3;  // the network's score is rough in t; this halves the score nodes
-  o.threads = 2;
-  const FokkerPlanckResult r = solve_fokker_planck(*model, sc, o);
+  const FokkerPlanckResult r = solve_fokker_planck(*model, sc, roll_grid({0.0, h_eta}));
   REQUIRE(r.resolved(0));
   const Points x0 = make_dataset("swissroll", 200, 7).points;
   LikelihoodOptions lo;
@@ -260,16 +273,9 @@ TEST_CASE("trained swiss-roll network: NLL(eta) from the grid equals the importa
   // Feynman–Kac paths with Girsanov weights (§1.9). Compared per point on the change
   // Δ(η) = −log q^η + log q⁰ (the grid's own discretization error at Tmin, ~0.01–0.05 nats,
   // largely cancels in it), paired over the same 200 points.
-  const std::string path = std::string(DIFFPATH_SOURCE_DIR) + "/assets/swissroll-simple.safetensors";
-  REQUIRE(fs::exists(path));
-  const ScoreModelPtr model = load_mlp_model(path);
+  const ScoreModelPtr model = shipped_network();
   const Schedule sc = Schedule::simple();
-  FokkerPlanckOptions o;
-  o.grid = 192;
-  o.extent = 3.0;
-  o.etas = {0.0, 0.1, 0.5, 1.0};
-  o.node_tol = 2e-3;
-  o.threads = 2;
+  const FokkerPlanckOptions o = roll_grid({0.0, 0.1, 0.5, 1.0});
   const FokkerPlanckResult r = solve_fokker_planck(*model, sc, o);
   REQUIRE(r.resolved(0));
   const Points x0 = make_dataset("swissroll", 200, 7).points;
