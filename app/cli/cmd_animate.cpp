@@ -20,7 +20,7 @@ struct AnimateOptions {
   std::string size = "1280x720";
   std::string color = "time";
   std::string out;
-  bool no_trails = false;
+  bool trails = true;
   AnimationOptions anim;
 };
 
@@ -42,8 +42,8 @@ void run_animate(AnimateOptions o) {
     throw Error("--kind time takes one --eta, not a list (the list is for --kind eta)");
   if (o.anim.kind == AnimationKind::Eta && o.anim.etas.size() < 2)
     throw Error("--kind eta needs at least two values, e.g. --eta 0:1:120");
-  o.anim.trails = !o.no_trails;
-  o.anim.color_by_action = o.color == "action";
+  o.anim.style.trails = o.trails;
+  o.anim.style.trail_color = o.color == "action" ? TrailColor::Action : TrailColor::Time;
   const Schedule schedule = o.model.resolve_schedule();
   const ScoreModelPtr model = o.model.make_model(schedule);
   const Points data = make_dataset(o.data, 2000, 12345).points;  // the reference under the particles
@@ -54,10 +54,12 @@ void run_animate(AnimateOptions o) {
   ProgressBar bar("animate " + o.kind);
   const AnimationReport r = write_animation(*model, schedule, data, caption, o.anim, o.out, nullptr,
                                             [&](double f) { bar.update(f); });
-  char extra[160];
-  std::snprintf(extra, sizeof extra, "(%d frames: sampling %.1f s, rendering %.1f frames/s, encoding %.1f frames/s)",
-                r.frames, r.sample_seconds, r.frames / std::max(1e-9, r.render_seconds),
-                r.frames / std::max(1e-9, r.encode_seconds));
+  char extra[200];
+  std::snprintf(extra, sizeof extra,
+                "(%d frames, %d particles, %d steps in %.1f s: sampling %.1f s, rendering %.1f frames/s, "
+                "encoding %.1f frames/s)",
+                r.frames, o.anim.n, o.anim.steps, r.total_seconds, r.sample_seconds,
+                r.frames / std::max(1e-9, r.render_seconds), r.frames / std::max(1e-9, r.encode_seconds));
   bar.finish(extra);
   std::fprintf(stderr, "wrote %s\n", o.out.c_str());
 }
@@ -82,8 +84,10 @@ void add_animate_command(CLI::App& app) {
   cmd->add_option("--fps", o->anim.video.fps, "Frames per second")->capture_default_str()->check(in_range(0.001, 240.0));
   cmd->add_option("--size", o->size, "WIDTHxHEIGHT (even for .mp4/.webm)")->capture_default_str();
   cmd->add_option("--quality", o->anim.video.quality, "CRF: lower is better")->capture_default_str()->check(in_range(0, 63));
-  cmd->add_flag("--no-trails", o->no_trails, "Particles only");
-  cmd->add_option("--color", o->color, "Particles: time (one colour) or action")
+  cmd->add_flag("--trails,!--no-trails", o->trails, "Draw every k-th path (default; --no-trails: particles only)");
+  cmd->add_option("--trail-every", o->anim.style.trail_every, "Draw the path of every k-th particle")
+      ->capture_default_str()->check(in_range(1, 1000000));
+  cmd->add_option("--color", o->color, "Trails coloured by time (viridis) or by the path's action")
       ->capture_default_str()->check(CLI::IsMember({"time", "action"}));
   cmd->add_option("--threads", o->anim.threads, "Threads (0 = all cores)")->capture_default_str()->check(non_negative());
   cmd->add_option("--out", o->out, "Output: FILE.mp4, FILE.webm or FILE.gif")->required();

@@ -78,6 +78,8 @@ class App final : public ScriptHost {
   void compare_panel();
   void update_overlays(double now);
   void compare_command(const std::vector<std::string>& args);
+  /// "data · schedule · model" of the viewed model: the legend of exports and animations.
+  std::string view_caption() const;
 
   std::unique_ptr<Session> session_;
   Experiment edit_;            // the experiment as edited in the panels

@@ -101,7 +101,7 @@ void App::export_animation(const std::string& kind, const std::string& path, int
   r.schedule = session_->view_schedule();
   if (!r.model || r.model->dim() != 2) throw Error("export-animation: needs a 2D model");
   r.data = session_->data();
-  r.caption = e.data_spec() + " · " + r.schedule.spec() + " · " + session_->view_slot().label();
+  r.caption = view_caption();
   AnimationOptions& o = r.options;
   o.kind = kind == "eta" ? AnimationKind::Eta : AnimationKind::Time;
   if (o.kind == AnimationKind::Eta) {
@@ -114,7 +114,7 @@ void App::export_animation(const std::string& kind, const std::string& path, int
   o.n = std::min(e.particles, 2000);
   o.steps = e.steps;
   o.seed = e.seed;
-  o.trail_every = e.trail_every;
+  o.style = scene_style(view_opt_, e.trail_every);  // the window's look
   o.threads = 2;
   o.video.width = width;
   o.video.height = height;
@@ -124,13 +124,19 @@ void App::export_animation(const std::string& kind, const std::string& path, int
   status_ = "rendering animation " + path + " in the background";
 }
 
+std::string App::view_caption() const {
+  return session_->experiment().data_spec() + " · " + session_->view_schedule().spec() + " · " +
+         session_->view_slot().label();
+}
+
 void App::export_viewport(const std::string& path) {
   ensure_parent_dir(path);
   const std::string ext = std::filesystem::path(path).extension().string();
   if (ext == ".svg" || ext == ".SVG") {
-    // Trajectories as polylines, particles as circles (the same camera as on screen).
-    if (!session_->sample()) throw Error("no trajectories yet");
-    const std::string text = viewport_.svg(playback_.t, view_opt_);
+    // The core scene at the camera on screen, with the animations' legend.
+    const auto sample = session_->sample();
+    if (!sample) throw Error("no trajectories yet");
+    const std::string text = viewport_.svg(playback_.t, view_opt_, scene_legend(view_caption(), sample->eta, playback_.t));
     const std::string tmp = path + ".tmp";
     {
       std::ofstream out(tmp, std::ios::binary);

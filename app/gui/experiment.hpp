@@ -42,9 +42,6 @@ inline constexpr size_t kMaxCompared = 4;
 /// The η slider's fine range, where the paper looks (η itself may be anything in [0, 1]).
 inline constexpr double kEtaFine = 0.2;
 
-/// Trail colouring in the viewport.
-enum class TrailColor { Time, Action };
-
 struct Experiment {
   // Data: a core data-set spec ("swissroll", "csv:PATH", ...) or "drawn" (points painted on
   // the canvas, kept in `drawn`).

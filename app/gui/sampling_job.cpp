@@ -5,27 +5,10 @@
 #include <cmath>
 #include <vector>
 
-#include "diffpath/stats.hpp"
+#include "diffpath/scene.hpp"
 
 namespace diffpath::gui {
 namespace {
-
-// 2nd and 98th percentiles: a few extreme actions must not wash out the colour scale.
-void action_range(const Vec& a, double& lo, double& hi) {
-  std::vector<double> v;
-  for (double x : a)
-    if (std::isfinite(x)) v.push_back(x);
-  if (v.empty()) {
-    lo = 0;
-    hi = 1;
-    return;
-  }
-  static constexpr double kQs[] = {0.02, 0.98};
-  const std::vector<double> q = quantiles(v, kQs);
-  lo = q[0];
-  hi = q[1];
-  if (!(hi > lo)) hi = lo + 1e-12;
-}
 
 std::shared_ptr<SampleView> run_pass(const SampleRequest& req, int n, bool coarse,
                                      JobContext<SampleView>& ctx) {
@@ -48,7 +31,9 @@ std::shared_ptr<SampleView> run_pass(const SampleRequest& req, int n, bool coars
   view->seed = opt.seed;
   view->view_version = req.view_version;
   view->coarse = coarse;
-  action_range(view->result.action, view->action_lo, view->action_hi);
+  const auto range = action_color_range(view->result.action);  // the scene's colour range
+  view->action_lo = range[0];
+  view->action_hi = range[1];
   return view;
 }
 

@@ -67,23 +67,18 @@ void Viewport::set_overlay(std::shared_ptr<const OverlayResult> o) {
 
 ViewTransform Viewport::transform() const {
   ViewTransform vt;
-  vt.width = std::max(16, target_.width);
-  vt.height = std::max(16, target_.height);
   const double aspect = double(target_.width) / std::max(1, target_.height);
   const double sy = 1.0 / camera.half_height, sx = sy / aspect;
   vt.scale[0] = float(sx);
   vt.scale[1] = float(sy);
   vt.offset[0] = float(-camera.cx * sx);
   vt.offset[1] = float(-camera.cy * sy);
-  vt.cx = camera.cx;
-  vt.cy = camera.cy;
-  vt.px_per_unit = vt.height / (2.0 * camera.half_height);
   return vt;
 }
 
 void Viewport::render(double t_now, const ViewportOptions& opt) {
   target_.bind_for_drawing();
-  glClearColor(kViewBackground[0], kViewBackground[1], kViewBackground[2], kViewBackground[3]);
+  glClearColor(kSceneBackground[0], kSceneBackground[1], kSceneBackground[2], kSceneBackground[3]);
   glClear(GL_COLOR_BUFFER_BIT);
   glEnable(GL_BLEND);
   // Colour blends as usual; destination alpha stays 1 so the image is opaque when ImGui
@@ -238,21 +233,37 @@ ViewportOutput Viewport::draw(ImVec2 size, double t_now, const ViewportOptions& 
   return out;
 }
 
-std::string Viewport::svg(double t_now, const ViewportOptions& opt) const {
-  const ViewTransform vt = transform();
-  std::string s;
-  s.reserve(1 << 20);
-  char head[256];
-  std::snprintf(head, sizeof head,
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
-                vt.width, vt.height, vt.width, vt.height);
-  s += head;
-  s += "<rect width=\"100%\" height=\"100%\" fill=\"" + svg_rgb(kViewBackground) + "\"/>\n";
-  if (opt.show_data) data_.svg(vt, opt.particle_size, s);
-  if (opt.show_trails) trails_.svg(vt, t_now, opt.trail_color, opt.trail_alpha, s);
-  if (opt.show_particles) particles_.svg(vt, opt.particle_size, s);
-  s += "</svg>\n";
-  return s;
+SceneStyle scene_style(const ViewportOptions& opt, int trail_every) {
+  SceneStyle st;
+  st.data = opt.show_data;
+  st.trails = opt.show_trails;
+  st.particles = opt.show_particles;
+  st.trail_color = opt.trail_color;
+  st.particle_size = opt.particle_size;
+  st.trail_alpha = opt.trail_alpha;
+  st.trail_every = std::max(1, trail_every);
+  return st;
+}
+
+std::string Viewport::svg(double t_now, const ViewportOptions& opt, const std::vector<std::string>& legend) const {
+  const std::vector<float>& xy = particles_.positions();
+  Points particles(2, Eigen::Index(xy.size() / 2));
+  for (Eigen::Index i = 0; i < particles.cols(); ++i) particles.col(i) << xy[size_t(2 * i)], xy[size_t(2 * i + 1)];
+  Scene scene;
+  scene.data = &data_.points();
+  scene.particles = &particles;
+  if (sample_) {
+    scene.paths = &sample_->result;
+    scene.t_min = sample_->schedule.t_min;
+    scene.t_max = sample_->schedule.t_max;
+    scene.action_lo = sample_->action_lo;
+    scene.action_hi = sample_->action_hi;
+  }
+  scene.t = t_now;
+  scene.legend = legend;
+  scene.camera = {camera.cx, camera.cy, camera.half_height, std::max(16, target_.width), std::max(16, target_.height)};
+  scene.style = scene_style(opt, trail_every_);
+  return render_scene_svg(scene);
 }
 
 std::vector<uint8_t> Viewport::capture(int& w, int& h) const {

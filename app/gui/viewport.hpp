@@ -2,7 +2,8 @@
 // The OpenGL viewport: the camera (pan/zoom), the mouse (hover, painting points) and the order
 // of its render layers (viewport_layers.hpp: density, data, trails, arrows, particles), drawn
 // with our shaders into an off-screen target shown as an ImGui image and exported as PNG or
-// SVG. No numerics: layers only lay out published results.
+// SVG (the core scene, scene.hpp, drawn by Cairo: the same picture the animations use). No
+// numerics: layers only lay out published results.
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct ViewportOptions {
   float brush = 0.08f;    // world-space spread of painted points
 };
 
+/// What the options draw, as the core scene's style (SVG export, animations).
+SceneStyle scene_style(const ViewportOptions& opt, int trail_every);
+
 struct ViewportOutput {
   Points painted = Points(2, 0);   // points painted this frame (paint mode)
   bool hovered = false;            // mouse over the viewport
@@ -69,10 +73,10 @@ class Viewport {
   /// Renders at `size` pixels into the current ImGui window and handles the mouse.
   ViewportOutput draw(ImVec2 size, double t_now, const ViewportOptions& opt);
 
-  /// The current picture as SVG text (what render() draws, at the current camera): data as
-  /// small circles, the travelled part of each drawn trail as polylines (split into time bins
-  /// for the time colouring), particles at t as circles, the hovered path. No overlays.
-  std::string svg(double t_now, const ViewportOptions& opt) const;
+  /// The current picture as SVG text: the core scene (scene.hpp) at the current camera —
+  /// data, the travelled part of each drawn trail, particles at t — with `legend` lines in
+  /// the top left. No overlays, no hover.
+  std::string svg(double t_now, const ViewportOptions& opt, const std::vector<std::string>& legend = {}) const;
 
   /// The last rendered image, RGBA8 rows top to bottom.
   std::vector<uint8_t> capture(int& w, int& h) const;

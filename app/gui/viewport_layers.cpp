@@ -1,5 +1,5 @@
 // Index: ViewTransform and helpers · LineLayer · DensityLayer · DataLayer · TrailLayer ·
-// ArrowLayer · ParticleLayer. Each layer: init (program + VAO), upload, draw, hover, svg.
+// ArrowLayer · ParticleLayer. Each layer: init (program + VAO), upload, draw, hover.
 #include "viewport_layers.hpp"
 
 #include <algorithm>
@@ -72,8 +72,6 @@ void bind_colormaps(GLuint program, GLuint colormaps, int unit) {
   glActiveTexture(GL_TEXTURE0);
 }
 
-std::string svg_rgb3(const std::array<float, 3>& c) { return svg_rgb(c.data()); }
-
 }  // namespace
 
 // ---------------------------------------------------------------- ViewTransform, helpers
@@ -81,20 +79,6 @@ std::string svg_rgb3(const std::array<float, 3>& c) { return svg_rgb(c.data()); 
 void ViewTransform::apply(GLuint program) const {
   glUniform2f(glGetUniformLocation(program, "u_scale"), scale[0], scale[1]);
   glUniform2f(glGetUniformLocation(program, "u_offset"), offset[0], offset[1]);
-}
-
-void ViewTransform::svg_point(double x, double y, std::string& out) const {
-  char b[48];
-  std::snprintf(b, sizeof b, "%.1f,%.1f ", width * 0.5 + (x - cx) * px_per_unit,
-                height * 0.5 - (y - cy) * px_per_unit);
-  out += b;
-}
-
-void ViewTransform::svg_circle(double x, double y, double r, std::string& out) const {
-  char b[96];
-  std::snprintf(b, sizeof b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.2f\"/>\n",
-                width * 0.5 + (x - cx) * px_per_unit, height * 0.5 - (y - cy) * px_per_unit, r);
-  out += b;
 }
 
 int nearest_point(const float* xy, size_t n, double mx, double my, double radius) {
@@ -107,13 +91,6 @@ int nearest_point(const float* xy, size_t n, double mx, double my, double radius
     }
   }
   return best;
-}
-
-std::string svg_rgb(const float* c) {
-  char b[32];
-  std::snprintf(b, sizeof b, "#%02x%02x%02x", int(255 * c[0] + 0.5f), int(255 * c[1] + 0.5f),
-                int(255 * c[2] + 0.5f));
-  return b;
 }
 
 // ---------------------------------------------------------------- LineLayer
@@ -202,8 +179,8 @@ void DataLayer::draw(const ViewTransform& vt, float size) const {
   if (points_.cols() == 0) return;
   glUseProgram(program_);
   vt.apply(program_);
-  glUniform1f(glGetUniformLocation(program_, "u_size"), std::max(2.0f, size - 0.5f));
-  glUniform4fv(glGetUniformLocation(program_, "u_color"), 1, kDataColor);
+  glUniform1f(glGetUniformLocation(program_, "u_size"), data_point_size(size));
+  glUniform4fv(glGetUniformLocation(program_, "u_color"), 1, kSceneData.data());
   glBindVertexArray(vao_);
   glDrawArrays(GL_POINTS, 0, GLsizei(points_.cols()));
 }
@@ -216,14 +193,6 @@ int DataLayer::hover(double mx, double my, double radius) const {
     xy[size_t(2 * i + 1)] = float(eval_->x0(1, i));
   }
   return nearest_point(xy.data(), xy.size() / 2, mx, my, radius);
-}
-
-void DataLayer::svg(const ViewTransform& vt, float size, std::string& out) const {
-  if (points_.cols() == 0) return;
-  out += "<g fill=\"" + svg_rgb(kDataColor) + "\" fill-opacity=\"" + std::to_string(kDataColor[3]) + "\">\n";
-  for (Eigen::Index i = 0; i < points_.cols(); ++i)
-    vt.svg_circle(points_(0, i), points_(1, i), 0.5 * std::max(2.0f, size - 0.5f), out);
-  out += "</g>\n";
 }
 
 // ---------------------------------------------------------------- TrailLayer
@@ -270,42 +239,9 @@ void TrailLayer::draw(const ViewTransform& vt, GLuint colormaps, double t_now, T
   glUniform1f(glGetUniformLocation(program_, "u_t_max"), float(sample_->schedule.t_max));
   glUniform1i(glGetUniformLocation(program_, "u_mode"), color == TrailColor::Time ? 0 : 1);
   glUniform1f(glGetUniformLocation(program_, "u_alpha"), alpha);
+  glUniform1f(glGetUniformLocation(program_, "u_fade"), kTrailFade);
   glBindVertexArray(vao_);
   glMultiDrawArrays(GL_LINE_STRIP, first_.data(), count_.data(), GLsizei(first_.size()));
-}
-
-void TrailLayer::svg(const ViewTransform& vt, double t_now, TrailColor color, float alpha,
-                     std::string& out) const {
-  if (!sample_ || sample_->result.frames.size() < 2) return;
-  const auto& r = sample_->result;
-  const auto& times = r.frame_times;
-  const Schedule& sc = sample_->schedule;
-  const int nf = int(r.frames.size()), n = sample_->particles();
-  constexpr int kBins = 8;   // time colouring: each trail in 8 pieces of constant colour
-  const double span = sample_->action_hi - sample_->action_lo;
-  out += "<g fill=\"none\" stroke-width=\"1\" stroke-linejoin=\"round\">\n";
-  for (int p = 0; p < n; p += every_) {
-    const double a = r.action.size() == n ? (r.action[p] - sample_->action_lo) / span : 0.5;
-    for (int b = 0; b < kBins; ++b) {
-      const int f0 = b * (nf - 1) / kBins, f1 = (b + 1) * (nf - 1) / kBins;
-      std::string pts;
-      int count = 0;
-      for (int f = f0; f <= f1; ++f) {
-        if (times[size_t(f)] < t_now - 1e-9) break;  // not travelled yet
-        vt.svg_point(r.frames[size_t(f)](0, p), r.frames[size_t(f)](1, p), pts);
-        ++count;
-      }
-      if (count < 2) break;
-      const double progress = (sc.t_max - 0.5 * (times[size_t(f0)] + times[size_t(f1)])) / (sc.t_max - sc.t_min);
-      const auto c = color == TrailColor::Time ? colormap_rgb(ViewColormap::Viridis, progress)
-                                               : colormap_rgb(ViewColormap::Diverging, a);
-      char attr[96];
-      std::snprintf(attr, sizeof attr, "\" stroke=\"%s\" stroke-opacity=\"%.3f\"/>\n", svg_rgb3(c).c_str(),
-                    alpha * (0.3 + 0.7 * progress));
-      out += "<polyline points=\"" + pts + attr;
-    }
-  }
-  out += "</g>\n";
 }
 
 std::vector<float> TrailLayer::path_of(int i) const {
@@ -393,20 +329,13 @@ void ParticleLayer::draw(const ViewTransform& vt, float size) const {
   glUseProgram(program_);
   vt.apply(program_);
   glUniform1f(glGetUniformLocation(program_, "u_size"), size);
-  glUniform4fv(glGetUniformLocation(program_, "u_color"), 1, kParticleColor);
+  glUniform4fv(glGetUniformLocation(program_, "u_color"), 1, kSceneParticle.data());
   glBindVertexArray(vao_);
   glDrawArrays(GL_POINTS, 0, GLsizei(xy_.size() / 2));
 }
 
 int ParticleLayer::hover(double mx, double my, double radius) const {
   return nearest_point(xy_.data(), xy_.size() / 2, mx, my, radius);
-}
-
-void ParticleLayer::svg(const ViewTransform& vt, float size, std::string& out) const {
-  if (xy_.empty()) return;
-  out += "<g fill=\"" + svg_rgb(kParticleColor) + "\" fill-opacity=\"" + std::to_string(kParticleColor[3]) + "\">\n";
-  for (size_t i = 0; 2 * i + 1 < xy_.size(); ++i) vt.svg_circle(xy_[2 * i], xy_[2 * i + 1], 0.5 * size, out);
-  out += "</g>\n";
 }
 
 }  // namespace diffpath::gui

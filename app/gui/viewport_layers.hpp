@@ -4,14 +4,16 @@
 // score field) and particles (at the scrubber's time), plus plain lines (axes, the hovered
 // path). Each layer owns its GL objects (RAII) and has the same four parts: upload (new
 // result → GPU), draw (one pass into the current target), hover (nearest item under the
-// mouse) where it has items, and svg (the same picture as SVG elements). No numerics: layers
-// only lay out published results.
+// mouse) where it has items. Their colours, sizes and the trails' fading are the core
+// scene's (scene.hpp), which also draws the same picture for SVG export and animations. No
+// numerics: layers only lay out published results.
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "colormap.hpp"
 #include "diffpath/common.hpp"
+#include "diffpath/scene.hpp"
 #include "eval_job.hpp"
 #include "experiment.hpp"
 #include "gl_util.hpp"
@@ -20,14 +22,10 @@
 
 namespace diffpath::gui {
 
-/// World → clip (ndc = pos · scale + offset) and world → SVG pixels, for one frame.
+/// World → clip (ndc = pos · scale + offset), for one frame.
 struct ViewTransform {
   float scale[2] = {1, 1}, offset[2] = {0, 0};
-  double cx = 0, cy = 0, px_per_unit = 1;   // SVG: pixel = (w/2 + (x − cx)·k, h/2 − (y − cy)·k)
-  int width = 1, height = 1;
   void apply(GLuint program) const;         // sets u_scale, u_offset
-  void svg_point(double x, double y, std::string& out) const;            // "x,y "
-  void svg_circle(double x, double y, double r, std::string& out) const;
 };
 
 /// Index of the nearest of `n` points (x, y interleaved) within `radius` of (mx, my), or −1.
@@ -72,7 +70,7 @@ class DataLayer {
   void draw(const ViewTransform& vt, float size) const;
   /// The evaluation point (it has an NLL and c(x₀) to show) nearest to (mx, my), or −1.
   int hover(double mx, double my, double radius) const;
-  void svg(const ViewTransform& vt, float size, std::string& out) const;
+  const Points& points() const { return points_; }   // the drawn (thinned) data
   uint64_t version() const { return version_; }
 
  private:
@@ -89,7 +87,6 @@ class TrailLayer {
   bool init(std::string& error);
   void upload(const SampleView* s, int every);
   void draw(const ViewTransform& vt, GLuint colormaps, double t_now, TrailColor color, float alpha) const;
-  void svg(const ViewTransform& vt, double t_now, TrailColor color, float alpha, std::string& out) const;
   /// The whole path of particle i, white, as line vertices for a LineLayer.
   std::vector<float> path_of(int i) const;
   uint64_t version() const { return version_; }
@@ -124,7 +121,6 @@ class ParticleLayer {
   void upload(const SampleView* s, double t);
   void draw(const ViewTransform& vt, float size) const;
   int hover(double mx, double my, double radius) const;
-  void svg(const ViewTransform& vt, float size, std::string& out) const;
   const std::vector<float>& positions() const { return xy_; }
 
  private:
@@ -135,12 +131,5 @@ class ParticleLayer {
   const SampleView* uploaded_for_ = nullptr;
   double uploaded_t_ = 0.0;
 };
-
-/// The viewport's fixed colours: a dark, neutral background so both the viridis trails and
-/// the orange particles stand out; data in a light slate so it reads as "reference".
-inline constexpr float kViewBackground[4] = {0.075f, 0.082f, 0.102f, 1.0f};
-inline constexpr float kParticleColor[4] = {1.0f, 0.62f, 0.11f, 0.9f};
-inline constexpr float kDataColor[4] = {0.55f, 0.80f, 1.0f, 0.55f};
-std::string svg_rgb(const float* rgb);
 
 }  // namespace diffpath::gui

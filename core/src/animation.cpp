@@ -1,29 +1,83 @@
-// Animations of the η-sampler (animation.hpp): sampling with recorded frames, one Figure per
-// video frame, encoded by VideoWriter.
+// Animations of the η-sampler (animation.hpp): sampling with recorded frames, one viewport
+// scene per video frame (scene.hpp), encoded by VideoWriter.
 #include "diffpath/animation.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 namespace diffpath {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
+using Clock = std::chrono::steady_clock;
 
-std::vector<double> row(const Points& p, int i) { return {p.row(i).data(), p.row(i).data() + p.cols()}; }
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Limits over the data and every frame's particles, padded, so the clip does not jump (or
-// the options' fixed ones).
-void fit_limits(AnimationScene& s, const std::vector<const Points*>& sets, const AnimationOptions& o) {
-  if (o.limits.size() == 4) {
-    s.x0 = o.limits[0], s.x1 = o.limits[1], s.y0 = o.limits[2], s.y1 = o.limits[3];
-    return;
+// Runs produce(i) for i = 0, 1, … count − 1 on a thread of its own, at most one result ahead
+// of the consumer: the consumer works on result i while i + 1 is produced, and no more than
+// two are alive. The destructor waits for the producer (after its current item).
+template <class T>
+class Prefetch {
+ public:
+  Prefetch(int count, std::function<T(int)> produce)
+      : thread_([this, count, produce = std::move(produce)] {
+          try {
+            for (int i = 0; i < count; ++i) {
+              T v = produce(i);
+              std::unique_lock lock(m_);
+              cv_.wait(lock, [&] { return !slot_ || stop_; });
+              if (stop_) return;
+              slot_ = std::move(v);
+              cv_.notify_all();
+            }
+          } catch (...) {
+            std::lock_guard lock(m_);
+            error_ = std::current_exception();
+            cv_.notify_all();
+          }
+        }) {}
+  ~Prefetch() {
+    {
+      std::lock_guard lock(m_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    thread_.join();
   }
+  Prefetch(const Prefetch&) = delete;
+  Prefetch& operator=(const Prefetch&) = delete;
+
+  /// The next result in order; rethrows the producer's exception.
+  T next() {
+    std::unique_lock lock(m_);
+    cv_.wait(lock, [&] { return slot_.has_value() || error_; });
+    if (!slot_) std::rethrow_exception(error_);
+    T v = std::move(*slot_);
+    slot_.reset();
+    cv_.notify_all();
+    return v;
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::optional<T> slot_;
+  std::exception_ptr error_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after the members it uses exist
+};
+
+// The camera over the data and the given particle sets, padded, so the clip does not jump
+// (or over the options' fixed limits).
+SceneCamera clip_camera(const std::vector<const Points*>& sets, const AnimationOptions& o) {
+  const int w = o.video.width, h = o.video.height;
+  if (o.limits.size() == 4) return fit_camera(o.limits[0], o.limits[1], o.limits[2], o.limits[3], w, h);
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   for (const Points* p : sets)
     for (Eigen::Index k = 0; k < p->cols(); ++k) {
@@ -31,20 +85,14 @@ void fit_limits(AnimationScene& s, const std::vector<const Points*>& sets, const
       if (!std::isfinite(x) || !std::isfinite(y)) continue;
       x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
     }
-  if (!(x0 < x1) || !(y0 < y1)) return;
+  if (!(x0 < x1) || !(y0 < y1)) return fit_camera(-2, 2, -2, 2, w, h);
   const double pad = 0.06 * std::max(x1 - x0, y1 - y0);
-  s.x0 = x0 - pad, s.x1 = x1 + pad, s.y0 = y0 - pad, s.y1 = y1 + pad;
-}
-
-// The trail of particle p over frames [0, upto] (2 × (upto + 1)).
-Points trail_of(const SampleResult& r, Eigen::Index p, size_t upto) {
-  Points t(2, Eigen::Index(upto + 1));
-  for (size_t k = 0; k <= upto; ++k) t.col(Eigen::Index(k)) = r.frames[k].col(p);
-  return t;
+  return fit_camera(x0 - pad, x1 + pad, y0 - pad, y1 + pad, w, h);
 }
 
 SampleResult run_sampler(const ScoreModel& model, const Schedule& schedule, const AnimationOptions& o,
-                         double eta, int stride, const std::atomic<bool>* cancel) {
+                         double eta, int stride, const std::atomic<bool>* cancel,
+                         const std::function<void(double)>& progress = {}) {
   SamplerOptions so;
   so.eta = eta;
   so.n = o.n;
@@ -52,128 +100,141 @@ SampleResult run_sampler(const ScoreModel& model, const Schedule& schedule, cons
   so.seed = o.seed;  // the same seed at every η: common random numbers
   so.stride = stride;
   so.threads = o.threads;
-  return sample(model, schedule, so, cancel);
+  so.record_action = o.style.trail_color == TrailColor::Action;  // only the colour needs it
+  return sample(model, schedule, so, cancel, progress);
 }
 
-}  // namespace
-
-Figure animation_frame(const AnimationScene& s, const AnimationOptions& o) {
-  Figure f;
-  char title[160];
-  std::snprintf(title, sizeof title, "η = %.2f   t = %.3f", s.eta, s.t);
-  f.title = title;
-  f.xlabel = s.caption;  // data · schedule · model, under the scene
-  f.aspect_equal = true;
-  f.grid = false;
-  f.legend = LegendPlace::None;
-  f.xmin = s.x0, f.xmax = s.x1, f.ymin = s.y0, f.ymax = s.y1;
-  Series data = Series::scatter(row(s.data, 0), row(s.data, 1));
-  data.with_color(Color::rgb(0x56B4E9, 0.35)).marker_radius = 1.6;
-  f.series.push_back(std::move(data));
-  for (const Points& t : s.trails)
-    f.series.push_back(Series::line(row(t, 0), row(t, 1)).with_color(Color::rgb(0x555555, 0.12)));
-  if (o.color_by_action && s.action.size() == s.particles.cols()) {
-    Series p = Series::scatter_colored(row(s.particles, 0), row(s.particles, 1),
-                                       {s.action.data(), s.action.data() + s.action.size()});
-    p.marker_radius = 2.2;
-    f.series.push_back(std::move(p));
-    f.colorbar_label = "action Ã";
-  } else {
-    Series p = Series::scatter(row(s.particles, 0), row(s.particles, 1));
-    p.with_color(Color::rgb(0xE69F00, 0.85)).marker_radius = 2.2;
-    f.series.push_back(std::move(p));
-  }
-  return f;
+void set_action_range(Scene& scene, const Vec& action) {
+  const auto range = action_color_range(action);
+  scene.action_lo = range[0];
+  scene.action_hi = range[1];
 }
 
-AnimationReport write_animation(const ScoreModel& model, const Schedule& schedule, const Points& data,
-                                const std::string& caption, const AnimationOptions& o,
-                                const std::string& path, const std::atomic<bool>* cancel,
-                                const std::function<void(double)>& progress) {
+void validate(const ScoreModel& model, const AnimationOptions& o) {
   if (model.dim() != 2) throw Error("animate: the scene is 2D, the model has dimension " + std::to_string(model.dim()));
   if (o.etas.empty()) throw Error("animate: no η given");
   for (double eta : o.etas)
     if (!(eta >= 0 && eta <= 1)) throw Error("animate: η must be in [0, 1]");
   if (o.kind == AnimationKind::Time && o.frames < 2) throw Error("animate: at least 2 frames");
-  if (o.trail_every < 1) throw Error("animate: trail_every must be at least 1");
+  if (o.style.trail_every < 1) throw Error("animate: trail_every must be at least 1");
   if (!o.limits.empty() && (o.limits.size() != 4 || !(o.limits[0] < o.limits[1]) || !(o.limits[2] < o.limits[3])))
     throw Error("animate: limits must be {x0, x1, y0, y1} with x0 < x1, y0 < y1");
-  VideoWriter writer(path, o.video);  // a bad path, size or fps fails here, before sampling
-  AnimationReport rep;
-  AnimationScene scene;
-  scene.data = data;
-  scene.caption = caption;
-  auto emit = [&](double done) {
-    auto t0 = std::chrono::steady_clock::now();
-    const std::vector<uint8_t> rgba =
-        render_rgba(animation_frame(scene, o), o.video.width, o.video.height);
+}
+
+// Renders and encodes frames, timing both and reporting progress.
+struct FrameSink {
+  VideoWriter& writer;
+  AnimationReport& rep;
+  const std::function<void(double)>& progress;
+  SceneRenderer renderer;
+
+  void emit(const Scene& scene, double done) {
+    auto t0 = Clock::now();
+    const std::vector<uint8_t>& rgba = renderer.render(scene);
     rep.render_seconds += seconds_since(t0);
-    t0 = std::chrono::steady_clock::now();
+    t0 = Clock::now();
     writer.write_rgba(rgba);
     rep.encode_seconds += seconds_since(t0);
     ++rep.frames;
     if (progress) progress(done);
-  };
-  auto stopped = [&] { return cancel && cancel->load(); };
-  // Cancelled: the writer's destructor removes the partial file.
-  auto cancelled = [](AnimationReport& r) {
-    r.cancelled = true;
+  }
+};
+
+// Time flow: every step recorded (the trails use all), then `frames` of them evenly over the
+// clip. Returns false if cancelled.
+bool time_flow(const ScoreModel& model, const Schedule& schedule, const Points& data, const std::string& caption,
+               const AnimationOptions& o, const std::atomic<bool>* cancel, FrameSink& sink) {
+  const auto t0 = Clock::now();
+  const SampleResult r = run_sampler(model, schedule, o, o.etas.front(), 1, cancel, [&](double f) {
+    if (sink.progress) sink.progress(0.5 * f);
+  });
+  sink.rep.sample_seconds += seconds_since(t0);
+  if (r.cancelled) return false;
+  std::vector<const Points*> sets = {&data};
+  for (const Points& fr : r.frames) sets.push_back(&fr);
+  Scene scene;
+  scene.data = &data;
+  scene.paths = &r;
+  scene.t_min = schedule.t_min, scene.t_max = schedule.t_max;
+  set_action_range(scene, r.action);
+  scene.camera = clip_camera(sets, o);
+  scene.style = o.style;
+  const size_t F = r.frames.size(), shown = std::min(F, size_t(o.frames));
+  for (size_t j = 0; j < shown; ++j) {
+    if (cancel && cancel->load()) return false;
+    const size_t k = size_t(std::llround(double(j) * double(F - 1) / double(shown - 1)));
+    scene.particles = &r.frames[k];
+    scene.t = r.frame_times[k];
+    scene.legend = scene_legend(caption, o.etas.front(), scene.t);
+    sink.emit(scene, 0.5 + 0.5 * double(j + 1) / double(shown));
+  }
+  return true;
+}
+
+// The η morph: the last η's run first (the camera covers the data, the first and the last η),
+// then η₀, η₁, … sampled one ahead of the frame being rendered. Returns false if cancelled.
+bool eta_morph(const ScoreModel& model, const Schedule& schedule, const Points& data, const std::string& caption,
+               const AnimationOptions& o, const std::atomic<bool>* cancel, FrameSink& sink) {
+  const int stride = o.style.trails ? std::max(1, o.steps / kMorphTrailFrames) : 0;
+  const int count = int(o.etas.size());
+  double sample_seconds = 0;  // written by the producer, read after it is joined
+  auto sample_eta = [&](int i) {
+    const auto t0 = Clock::now();
+    SampleResult r = run_sampler(model, schedule, o, o.etas[size_t(i)], stride, cancel);
+    sample_seconds += seconds_since(t0);
     return r;
   };
+  const SampleResult last = sample_eta(count - 1);
+  if (last.cancelled) return false;
+  bool cancelled = false;
+  {
+    Prefetch<SampleResult> runs(count - 1, sample_eta);
+    Scene scene;
+    scene.data = &data;
+    scene.t = scene.t_min = schedule.t_min;
+    scene.t_max = schedule.t_max;
+    scene.style = o.style;
+    for (int i = 0; i < count && !cancelled; ++i) {
+      SampleResult next;
+      if (i + 1 < count) next = runs.next();
+      const SampleResult& run = i + 1 < count ? next : last;
+      if (run.cancelled || (cancel && cancel->load())) {
+        cancelled = true;
+        break;
+      }
+      if (i == 0) scene.camera = clip_camera({&data, &run.samples, &last.samples}, o);
+      scene.paths = &run;
+      scene.particles = &run.samples;
+      set_action_range(scene, run.action);
+      scene.legend = scene_legend(caption, o.etas[size_t(i)], scene.t);
+      sink.emit(scene, double(i + 1) / double(count));
+    }
+  }  // the producer is joined here
+  sink.rep.sample_seconds += sample_seconds;
+  return !cancelled;
+}
 
-  if (o.kind == AnimationKind::Time) {
-    // Every step recorded, then `frames` of them evenly over the clip (trails use all).
-    auto t0 = std::chrono::steady_clock::now();
-    const SampleResult r = run_sampler(model, schedule, o, o.etas.front(), 1, cancel);
-    rep.sample_seconds += seconds_since(t0);
-    if (r.cancelled || stopped()) return cancelled(rep);
-    std::vector<const Points*> sets = {&data};
-    for (const Points& fr : r.frames) sets.push_back(&fr);
-    fit_limits(scene, sets, o);
-    scene.eta = o.etas.front();
-    scene.action = r.action;
-    const size_t F = r.frames.size(), shown = std::min(F, size_t(o.frames));
-    for (size_t j = 0; j < shown; ++j) {
-      if (stopped()) return cancelled(rep);
-      const size_t k = shown == 1 ? F - 1 : size_t(std::llround(double(j) * double(F - 1) / double(shown - 1)));
-      scene.particles = r.frames[k];
-      scene.t = r.frame_times[k];
-      scene.trails.clear();
-      if (o.trails)
-        for (Eigen::Index p = 0; p < r.frames[k].cols(); p += o.trail_every) scene.trails.push_back(trail_of(r, p, k));
-      emit(double(j + 1) / double(shown));
-    }
-  } else {
-    // η morph: every η's full run first (the limits cover all of them), then the frames.
-    const int stride = std::max(1, o.steps / 50);
-    std::vector<SampleResult> runs;
-    auto t0 = std::chrono::steady_clock::now();
-    for (size_t i = 0; i < o.etas.size(); ++i) {
-      runs.push_back(run_sampler(model, schedule, o, o.etas[i], o.trails ? stride : 0, cancel));
-      if (runs.back().cancelled || stopped()) return cancelled(rep);
-      if (progress) progress(0.5 * double(i + 1) / double(o.etas.size()));
-    }
-    rep.sample_seconds += seconds_since(t0);
-    std::vector<const Points*> sets = {&data};
-    for (const SampleResult& r : runs) sets.push_back(&r.samples);
-    fit_limits(scene, sets, o);
-    scene.t = schedule.t_min;
-    for (size_t i = 0; i < runs.size(); ++i) {
-      if (stopped()) return cancelled(rep);
-      const SampleResult& r = runs[i];
-      scene.eta = o.etas[i];
-      scene.particles = r.samples;
-      scene.action = r.action;
-      scene.trails.clear();
-      if (o.trails && !r.frames.empty())
-        for (Eigen::Index p = 0; p < r.samples.cols(); p += o.trail_every)
-          scene.trails.push_back(trail_of(r, p, r.frames.size() - 1));
-      emit(0.5 + 0.5 * double(i + 1) / double(runs.size()));
-    }
+}  // namespace
+
+AnimationReport write_animation(const ScoreModel& model, const Schedule& schedule, const Points& data,
+                                const std::string& caption, const AnimationOptions& o,
+                                const std::string& path, const std::atomic<bool>* cancel,
+                                const std::function<void(double)>& progress) {
+  validate(model, o);
+  const auto start = Clock::now();
+  VideoWriter writer(path, o.video);  // a bad path, size or fps fails here, before sampling
+  AnimationReport rep;
+  FrameSink sink{writer, rep, progress, {}};
+  const bool done = o.kind == AnimationKind::Time ? time_flow(model, schedule, data, caption, o, cancel, sink)
+                                                  : eta_morph(model, schedule, data, caption, o, cancel, sink);
+  if (!done) {
+    rep.cancelled = true;  // the writer's destructor removes the partial file
+    return rep;
   }
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   writer.finish();
   rep.encode_seconds += seconds_since(t0);
+  rep.total_seconds = seconds_since(start);
   return rep;
 }
 

@@ -65,12 +65,22 @@ struct VideoWriter::Impl {
 
   void write_rgba(const uint8_t* rgba) {
     if (finished_) throw Error("video: " + path_ + ": already finished");
+    // Frame buffers come from a pool: a fresh 4 MB buffer per frame costs its page faults
+    // every time (palettegen holds its frames until the end and takes more from the pool).
+    const int linesize = FFALIGN(o_.width * 4, 64);
+    if (!pool_) pool_ = av_buffer_pool_init(size_t(linesize) * o_.height, nullptr);
     AVFrame* in = av_frame_alloc();
     in->format = AV_PIX_FMT_RGBA;
     in->width = o_.width;
     in->height = o_.height;
     in->pts = frames_;
-    check(av_frame_get_buffer(in, 0), "frame");
+    in->buf[0] = av_buffer_pool_get(pool_);
+    if (!in->buf[0]) {
+      av_frame_free(&in);
+      throw Error("video: " + path_ + ": out of memory for a frame");
+    }
+    in->data[0] = in->buf[0]->data;
+    in->linesize[0] = linesize;
     for (int y = 0; y < o_.height; ++y)
       std::copy(rgba + size_t(y) * o_.width * 4, rgba + size_t(y + 1) * o_.width * 4,
                 in->data[0] + size_t(y) * in->linesize[0]);
@@ -148,7 +158,7 @@ struct VideoWriter::Impl {
     check(avfilter_graph_create_filter(&sink_, avfilter_get_by_name("buffersink"), "out", nullptr, nullptr, graph_), "buffersink");
     const std::string chain = format_ == VideoFormat::Gif
         ? "split[a][b];[a]palettegen=stats_mode=full:max_colors=256[p];[b][p]paletteuse=dither=sierra2_4a"
-        : "format=yuv420p";
+        : "scale=flags=accurate_rnd+full_chroma_int,format=yuv420p";  // dark scenes: exact rounding
     AVFilterInOut* outputs = avfilter_inout_alloc();
     AVFilterInOut* inputs = avfilter_inout_alloc();
     outputs->name = av_strdup("in");
@@ -194,6 +204,7 @@ struct VideoWriter::Impl {
     if (enc_) avcodec_free_context(&enc_);
     if (packet_) av_packet_free(&packet_);
     if (out_) av_frame_free(&out_);
+    if (pool_) av_buffer_pool_uninit(&pool_);  // freed once the last frame is released
     if (fmt_) {
       if (fmt_->pb) avio_closep(&fmt_->pb);
       avformat_free_context(fmt_);
@@ -215,6 +226,7 @@ struct VideoWriter::Impl {
   AVFilterContext *src_ = nullptr, *sink_ = nullptr;
   AVPacket* packet_ = nullptr;
   AVFrame* out_ = nullptr;
+  AVBufferPool* pool_ = nullptr;
   int64_t frames_ = 0;
   bool finished_ = false;
 };
@@ -279,7 +291,7 @@ VideoInfo probe_video(const std::string& path) {
     ++info.frames;
     std::vector<uint8_t> rgba(size_t(info.width) * info.height * 4);
     k.sws = sws_getCachedContext(k.sws, k.fr->width, k.fr->height, AVPixelFormat(k.fr->format),
-                                 info.width, info.height, AV_PIX_FMT_RGBA, SWS_POINT, nullptr,
+                                 info.width, info.height, AV_PIX_FMT_RGBA, SWS_POINT | SWS_ACCURATE_RND, nullptr,
                                  nullptr, nullptr);
     uint8_t* dst[4] = {rgba.data(), nullptr, nullptr, nullptr};
     const int stride[4] = {info.width * 4, 0, 0, 0};

@@ -4,16 +4,18 @@
 //   eta   the η morph: η from a to b, the final particles and their whole trails at each η,
 //         all under common random numbers (the same seed: the same Brownian increments), so
 //         the frames change only because η does.
-// Each frame is a core Figure (figure.hpp) — data, trails, particles, a caption with the data
-// set, schedule, model, η and t — rendered by the charts' Cairo renderer, with fixed limits
-// over the whole clip, so a frame is exactly what save_figure of animation_frame writes.
+// Each frame is the window's viewport scene (scene.hpp: dark background, data, trails
+// coloured by time or action, particles, a legend with data set, schedule, model, η and t)
+// under one camera for the whole clip, so a frame is exactly render_scene_rgba of its scene.
+// The η morph samples η_{i+1} on its own thread while frame i is rendered and encoded (at
+// most two runs in memory); frames go to the encoder one by one.
 #include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "diffpath/figure.hpp"
 #include "diffpath/sampler.hpp"
+#include "diffpath/scene.hpp"
 #include "diffpath/schedule.hpp"
 #include "diffpath/score_model.hpp"
 #include "diffpath/video.hpp"
@@ -29,40 +31,31 @@ struct AnimationOptions {
   int steps = 200;                    // sampler steps from Tmax to Tmin
   uint64_t seed = 0;
   int frames = 120;                   // time: frames over the scrubber (at most steps + 1)
-  bool trails = true;
-  int trail_every = 16;               // every k-th particle's path is drawn
-  bool color_by_action = false;       // particles coloured by their path's action Ã/η
-  int threads = 0;
-  /// Fixed scene limits {x0, x1, y0, y1}; empty: fitted to the data and every frame's
-  /// particles (padded), the same for the whole clip.
+  SceneStyle style;                   // what is drawn and how (the window's defaults)
+  int threads = 0;                    // sampler threads (0 = all cores)
+  /// Fixed scene limits {x0, x1, y0, y1} (shown whole); empty: fitted to the data and the
+  /// particles (time: every frame; eta: the first and last η), padded, the same for the clip.
   std::vector<double> limits;
   VideoOptions video;
 };
 
-/// What one frame shows (the caption's words and the scene's limits are the same for the clip).
-struct AnimationScene {
-  Points data;                        // 2 × m reference points
-  Points particles;                   // 2 × n at the frame's time
-  std::vector<Points> trails;         // each 2 × (frames so far)
-  Vec action;                         // per particle (color_by_action)
-  double eta = 0, t = 0;
-  std::string caption;                // data set · schedule · model
-  double x0 = -2, x1 = 2, y0 = -2, y1 = 2;
-};
-
-/// The frame's figure (a 2D scene; aspect equal).
-Figure animation_frame(const AnimationScene& scene, const AnimationOptions& options);
+/// The η morph's trails are recorded at this many frames (the sampler's stride is
+/// steps / this): enough for smooth curves at any step count.
+inline constexpr int kMorphTrailFrames = 50;
 
 struct AnimationReport {
   int frames = 0;
-  double sample_seconds = 0, render_seconds = 0, encode_seconds = 0;
+  // Sampling runs on its own thread in the η morph, overlapping rendering and encoding:
+  // the three parts add up to more than total_seconds there.
+  double sample_seconds = 0, render_seconds = 0, encode_seconds = 0, total_seconds = 0;
   bool cancelled = false;
 };
 
 /// Samples, renders and encodes the clip into `path` (.mp4, .webm, .gif). The writer is opened
 /// first, so a bad path or size fails before any sampling; on cancel or error no file is left.
 /// `data` (2 × m) is the reference drawn under the particles, `caption` names data, schedule
-/// and model. Throws Error for a model of dimension ≠ 2, empty etas, η outside [0, 1].
+/// and model (the legend's first line). `progress` is called on the calling thread only.
+/// Throws Error for a model of dimension ≠ 2, empty etas, η outside [0, 1].
 AnimationReport write_animation(const ScoreModel& model, const Schedule& schedule,
                                 const Points& data, const std::string& caption,
                                 const AnimationOptions& options, const std::string& path,
