@@ -1,9 +1,11 @@
-// Foundation: spec parsing, parallel_for, and the Dormand–Prince integrator against closed forms.
+// Foundation: spec parsing, parallel_for and ThreadTeam, and the Dormand–Prince integrator against closed forms.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <mutex>
 #include <numeric>
 #include <vector>
 
@@ -58,6 +60,47 @@ TEST_CASE("parallel_for covers every index once and rethrows errors") {
                     if (b > 0) throw Error("boom");
                   }),
                   Error);
+}
+
+TEST_CASE("ThreadTeam: parallel_for's chunks, many loops in a row, errors, no nesting") {
+  for (int threads : {1, 2, 7}) {
+    ThreadTeam team(threads);
+    CHECK(team.size() == threads);
+    std::vector<int> hits(1001, 0);
+    for (int loop = 0; loop < 500; ++loop)  // short loops back to back: the team's use case
+      team.run(loop % 2 ? 1001 : 3, [&](int b, int e) {
+        for (int i = b; i < e; ++i) ++hits[i];
+      });
+    CHECK(hits[0] == 500);
+    CHECK(hits[2] == 500);
+    CHECK(hits[3] == 250);
+    CHECK(hits[1000] == 250);
+    // The same chunks as parallel_for (results that depend on the split stay the same).
+    std::vector<std::pair<int, int>> a, b;
+    std::mutex m;
+    auto record = [&](std::vector<std::pair<int, int>>& v) {
+      return [&](int begin, int end) {
+        std::lock_guard lock(m);
+        v.emplace_back(begin, end);
+      };
+    };
+    team.run(10, record(a));
+    parallel_for(10, threads, record(b));
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    CHECK(a == b);
+  }
+  ThreadTeam team(2);
+  CHECK_THROWS_AS(team.run(10, [](int b, int) {
+                    if (b > 0) throw Error("boom");
+                  }),
+                  Error);
+  // After an error the team still works, and a run() inside a body runs inline.
+  std::atomic<int> inner{0};
+  team.run(4, [&](int b, int e) {
+    team.run(e - b, [&](int ib, int ie) { inner += ie - ib; });
+  });
+  CHECK(inner == 4);
 }
 
 TEST_CASE("Rng: streams are reproducible and normals have unit variance") {

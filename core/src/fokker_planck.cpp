@@ -88,6 +88,7 @@ double time_at_clock(const Schedule& s, double c) {
 // The grid's geometry and the per-solve constants.
 struct Geometry {
   int n = 0, threads = 1;
+  ThreadTeam* team = nullptr;        // the solve's worker threads (parallel.hpp)
   double L = 0, h = 0;
   Vec xc;                            // cell centres (same for x and y)
   Eigen::MatrixXd V;                 // cosine eigenbasis of the zero-flux Laplacian
@@ -114,7 +115,7 @@ class GridScore {
   }
   void eval(double t, Points& S) const {
     S.resize(2, Eigen::Index(g_.n) * g_.n);
-    parallel_for(int(chunks_.size()), g_.threads, [&](int begin, int end) {
+    g_.team->run(int(chunks_.size()), [&](int begin, int end) {
       Points out;
       for (int c = begin; c < end; ++c) {
         model_.score(chunks_[c], t, out);
@@ -160,7 +161,7 @@ void velocity_at(const Geometry& g, const Schedule& sch, double eta, double t,
   double w[3] = {0, 0, 0};
   si.weights(t, w);
   const double f = sch.f(t), sw = eta_model::score_weight(sch, eta, t);
-  parallel_for(N, g.threads, [&](int begin, int end) {
+  g.team->run(N, [&](int begin, int end) {
     for (int j = begin; j < end; ++j)
       for (int i = 0; i < N; ++i) {
         const Eigen::Index c = i + Eigen::Index(N) * j;
@@ -180,7 +181,7 @@ void velocity_at(const Geometry& g, const Schedule& sch, double eta, double t,
 double max_outflow(const Geometry& g, const Velocity& u) {
   const int N = g.n;
   std::vector<double> col(N, 0.0);
-  parallel_for(N, g.threads, [&](int begin, int end) {
+  g.team->run(N, [&](int begin, int end) {
     for (int j = begin; j < end; ++j) {
       double m = 0;
       for (int i = 0; i < N; ++i) {
@@ -229,7 +230,7 @@ void transport_stage(const Geometry& g, const Grid& q0, double a, const Grid& qs
   out.resize(N, N);
   const double r = dtau / g.h;
   const FluxKernel k{qs, u, N};
-  parallel_for(N, g.threads, [&](int begin, int end) {
+  g.team->run(N, [&](int begin, int end) {
     // Columns in order; the flux through the face above column j is the one below j + 1.
     std::vector<double> fxs(N + 1), below(N), above(N);
     for (int i = 0; i < N; ++i) below[i] = k.fy(i, begin - 1);
@@ -251,7 +252,7 @@ void transport_stage(const Geometry& g, const Grid& q0, double a, const Grid& qs
 double clip_and_mass(const Geometry& g, Grid& q, EtaReport& rep) {
   const int N = g.n;
   std::vector<double> col(N), neg(N), mn(N);
-  parallel_for(N, g.threads, [&](int begin, int end) {
+  g.team->run(N, [&](int begin, int end) {
     for (int j = begin; j < end; ++j) {
       double s = 0, c = 0, m = 0;
       for (int i = 0; i < N; ++i) {
@@ -282,12 +283,18 @@ double clip_and_mass(const Geometry& g, Grid& q, EtaReport& rep) {
   return mass;
 }
 
-// E(θ) = V diag(e^{λθ}) Vᵀ, and its bandwidth: entries below 1e-18 of the largest are
-// dropped (a mass change of ~1e-16), so a short step costs N²(2B+1) instead of 2N³.
+// E(θ) = V diag(e^{λθ}) Vᵀ (E(i, k): from cell k to cell i; every column sums to 1). Its
+// entries fall off like the heat kernel, but a product V·diag·Vᵀ carries round-off of ~1e-17
+// everywhere, so the width of the kernel is read off one exactly summed column instead: the
+// band B holds every entry above 1e-13 of the largest. Within it the entries are summed
+// directly (N (2B+1) sums of N terms instead of a dense N³ product), round-off negatives set to
+// 0 and each column rescaled to sum 1, so the truncated operator still keeps q ≥ 0 and the mass
+// exactly; a substep's heat then costs 2 N² (2B+1). A kernel wider than N/3 stays dense.
 struct Heat {
   double theta = 0;
-  Eigen::MatrixXd E;
+  Eigen::MatrixXd E, Et;   // E and its transpose (contiguous rows of E for the x pass)
   int band = 0;
+  bool dense = false;
 };
 
 Heat make_heat(const Geometry& g, double theta) {
@@ -296,63 +303,84 @@ Heat make_heat(const Geometry& g, double theta) {
   if (!(theta > 0)) return H;
   const int N = g.n;
   const Vec e = (g.lambda * theta).array().exp();
-  const Eigen::MatrixXd Vd = g.V * e.asDiagonal();
-  H.E.resize(N, N);
-  const int blocks = std::max(1, std::min(N / 16, 4 * g.threads));
-  parallel_for(blocks, g.threads, [&](int begin, int end) {
-    for (int b = begin; b < end; ++b) {
-      const int s = int(int64_t(N) * b / blocks), l = int(int64_t(N) * (b + 1) / blocks) - s;
-      H.E.middleCols(s, l).noalias() = Vd * g.V.transpose().middleCols(s, l);
+  const Eigen::MatrixXd VdT = e.asDiagonal() * g.V.transpose();   // column i: e ∘ V(i, :)ᵀ
+  const Eigen::MatrixXd VT = g.V.transpose();
+  auto entry = [&](int i, int k) { return VdT.col(i).dot(VT.col(k)); };
+  const int mid = N / 2;
+  Vec col(N);
+  for (int i = 0; i < N; ++i) col(i) = entry(i, mid);
+  const double floor_e = 1e-13 * col.cwiseAbs().maxCoeff();
+  for (int i = 0; i < N; ++i)
+    if (std::abs(col(i)) > floor_e) H.band = std::max(H.band, std::abs(i - mid));
+  H.band = std::min(N - 1, H.band + 1);
+  H.dense = 3 * H.band >= N;
+  if (H.dense) {
+    H.E.resize(N, N);
+    const int blocks = std::max(1, std::min(N / 16, 4 * g.threads));
+    const Eigen::MatrixXd Vd = VdT.transpose();
+    g.team->run(blocks, [&](int begin, int end) {
+      for (int b = begin; b < end; ++b) {
+        const int s = int(int64_t(N) * b / blocks), l = int(int64_t(N) * (b + 1) / blocks) - s;
+        H.E.middleCols(s, l).noalias() = Vd * g.V.transpose().middleCols(s, l);
+      }
+    });
+    H.Et = H.E.transpose();
+    return H;
+  }
+  H.E = Eigen::MatrixXd::Zero(N, N);
+  const int B = H.band;
+  g.team->run(N, [&](int begin, int end) {
+    for (int k = begin; k < end; ++k) {
+      const int i0 = std::max(0, k - B), i1 = std::min(N - 1, k + B);
+      double sum = 0;
+      for (int i = i0; i <= i1; ++i) sum += (H.E(i, k) = std::max(0.0, entry(i, k)));
+      H.E.col(k).segment(i0, i1 - i0 + 1) /= sum;
     }
   });
-  const double floor_e = 1e-18 * H.E.cwiseAbs().maxCoeff();
-  for (int j = 0; j < N; ++j)
-    for (int i = 0; i < N; ++i)
-      if (std::abs(H.E(i, j)) > floor_e) H.band = std::max(H.band, std::abs(i - j));
+  H.Et = H.E.transpose();
   return H;
 }
 
-// q ← exp(θ Δ_h) q = E q Eᵀ (E symmetric), see the derivation above. `tmp` is scratch.
+// q ← E q Eᵀ, see the derivation above and make_heat. `tmp` is scratch.
 void apply_heat(const Geometry& g, const Heat& H, Grid& q, Grid& tmp, EtaReport& rep) {
   if (!(H.theta > 0)) return;
   const int N = g.n, B = H.band;
-  const Eigen::MatrixXd& E = H.E;
   tmp.resize(N, N);
-  const int blocks = std::max(1, std::min(N / 16, 4 * g.threads));
-  auto block = [&](int b, int& start, int& len) {
-    start = int(int64_t(N) * b / blocks);
-    len = int(int64_t(N) * (b + 1) / blocks) - start;
-  };
-  if (3 * B >= N) {  // wide kernel: two dense products
-    parallel_for(blocks, g.threads, [&](int begin, int end) {
+  if (H.dense) {
+    const int blocks = std::max(1, std::min(N / 16, 4 * g.threads));
+    auto block = [&](int b, int& start, int& len) {
+      start = int(int64_t(N) * b / blocks);
+      len = int(int64_t(N) * (b + 1) / blocks) - start;
+    };
+    g.team->run(blocks, [&](int begin, int end) {
       for (int b = begin; b < end; ++b) {
         int s, l;
         block(b, s, l);
-        tmp.middleCols(s, l).noalias() = E * q.middleCols(s, l);
+        tmp.middleCols(s, l).noalias() = H.E * q.middleCols(s, l);
       }
     });
-    parallel_for(blocks, g.threads, [&](int begin, int end) {
+    g.team->run(blocks, [&](int begin, int end) {
       for (int b = begin; b < end; ++b) {
         int s, l;
         block(b, s, l);
-        q.middleRows(s, l).noalias() = tmp.middleRows(s, l) * E;
+        q.middleRows(s, l).noalias() = tmp.middleRows(s, l) * H.Et;
       }
     });
   } else {
-    // Along y: tmp(:, j) = Σ_k E(j, k) q(:, k); along x: q(i, j) = Σ_k E(k, i) tmp(k, j).
-    parallel_for(N, g.threads, [&](int begin, int end) {
+    // Along y: tmp(:, j) = Σ_k E(j, k) q(:, k); along x: q(i, j) = Σ_k E(i, k) tmp(k, j).
+    g.team->run(N, [&](int begin, int end) {
       for (int j = begin; j < end; ++j) {
         const int k0 = std::max(0, j - B), k1 = std::min(N - 1, j + B);
         auto col = tmp.col(j);
         col.setZero();
-        for (int k = k0; k <= k1; ++k) col.noalias() += E(k, j) * q.col(k);
+        for (int k = k0; k <= k1; ++k) col.noalias() += H.Et(k, j) * q.col(k);
       }
     });
-    parallel_for(N, g.threads, [&](int begin, int end) {
+    g.team->run(N, [&](int begin, int end) {
       for (int j = begin; j < end; ++j)
         for (int i = 0; i < N; ++i) {
           const int k0 = std::max(0, i - B), len = std::min(N - 1, i + B) - k0 + 1;
-          q(i, j) = E.col(i).segment(k0, len).dot(tmp.col(j).segment(k0, len));
+          q(i, j) = H.Et.col(i).segment(k0, len).dot(tmp.col(j).segment(k0, len));
         }
     });
   }
@@ -364,7 +392,7 @@ Grid log_density_of(const Geometry& g, const Grid& q) {
   const int N = g.n;
   Grid out(N, N);
   const double c = g.h * g.h / 24.0, ih2 = 1.0 / (g.h * g.h);
-  parallel_for(N, g.threads, [&](int begin, int end) {
+  g.team->run(N, [&](int begin, int end) {
     for (int j = begin; j < end; ++j)
       for (int i = 0; i < N; ++i) {
         const double v = q(i, j);
@@ -388,7 +416,7 @@ std::vector<double> model_widths(const Geometry& g, const Points& S) {
   const int N = g.n;
   std::vector<double> w(size_t(N) * N);
   auto at = [&](int comp, int i, int j) { return S(comp, i + Eigen::Index(N) * j); };
-  parallel_for(N, g.threads, [&](int begin, int end) {
+  g.team->run(N, [&](int begin, int end) {
     for (int j = begin; j < end; ++j)
       for (int i = 0; i < N; ++i) {
         const int i0 = std::max(0, i - 1), i1 = std::min(N - 1, i + 1);
@@ -483,6 +511,8 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
   g.L = opt.extent;
   g.h = 2 * g.L / g.n;
   g.threads = opt.threads > 0 ? opt.threads : default_threads();
+  ThreadTeam team(g.threads);
+  g.team = &team;
   const int N = g.n;
   g.xc.resize(N);
   for (int i = 0; i < N; ++i) g.xc(i) = -g.L + (i + 0.5) * g.h;

@@ -1,6 +1,9 @@
 #include "diffpath/parallel.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
 #include <cstdlib>
 #include <exception>
 #include <thread>
@@ -52,6 +55,91 @@ void parallel_for(int n, int threads, const std::function<void(int, int)>& body)
   run(0);
   for (auto& t : pool) t.join();
   for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+// The team: workers 1 … k−1 wait for a new generation, run their chunk of it, and report.
+// Chunk c of a loop over n is [n c / k, n (c + 1) / k) with k = min(size, n), as parallel_for.
+namespace {
+thread_local bool t_in_team = false;  // set while a thread runs a team's body: no nesting
+}
+
+struct ThreadTeam::Shared {
+  std::mutex m;
+  std::condition_variable start, done;
+  uint64_t generation = 0;
+  int pending = 0;   // workers not yet finished with the current generation
+  bool quit = false;
+  int n = 0, k = 1;
+  const std::function<void(int, int)>* body = nullptr;
+  std::vector<std::exception_ptr> errors;
+  std::vector<std::thread> workers;
+
+  void run_chunk(int c) {
+    if (c >= k) return;
+    const int begin = int(int64_t(n) * c / k), end = int(int64_t(n) * (c + 1) / k);
+    try {
+      (*body)(begin, end);
+    } catch (...) {
+      errors[size_t(c)] = std::current_exception();
+    }
+  }
+  void worker(int c) {
+    t_in_team = true;
+    uint64_t seen = 0;
+    std::unique_lock lock(m);
+    for (;;) {
+      start.wait(lock, [&] { return quit || generation != seen; });
+      if (quit) return;
+      seen = generation;
+      lock.unlock();
+      run_chunk(c);
+      lock.lock();
+      if (--pending == 0) done.notify_one();
+    }
+  }
+};
+
+ThreadTeam::ThreadTeam(int threads)
+    : size_(std::max(1, threads > 0 ? threads : default_threads())), shared_(std::make_unique<Shared>()) {
+  shared_->errors.resize(size_t(size_));
+  for (int c = 1; c < size_; ++c) shared_->workers.emplace_back([s = shared_.get(), c] { s->worker(c); });
+}
+
+ThreadTeam::~ThreadTeam() {
+  {
+    std::lock_guard lock(shared_->m);
+    shared_->quit = true;
+  }
+  shared_->start.notify_all();
+  for (auto& t : shared_->workers) t.join();
+}
+
+void ThreadTeam::run(int n, const std::function<void(int, int)>& body) {
+  if (n <= 0) return;
+  if (size_ == 1 || n == 1 || t_in_team) {
+    body(0, n);
+    return;
+  }
+  Shared& s = *shared_;
+  {
+    std::lock_guard lock(s.m);
+    s.n = n;
+    s.k = std::min(size_, n);
+    s.body = &body;
+    std::fill(s.errors.begin(), s.errors.end(), nullptr);
+    s.pending = size_ - 1;
+    ++s.generation;
+  }
+  s.start.notify_all();
+  t_in_team = true;
+  s.run_chunk(0);
+  t_in_team = false;
+  {
+    std::unique_lock lock(s.m);
+    s.done.wait(lock, [&] { return s.pending == 0; });
+  }
+  for (auto& e : s.errors)
     if (e) std::rethrow_exception(e);
 }
 
