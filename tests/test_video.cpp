@@ -13,6 +13,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include "diffpath/scene.hpp"
 #include "diffpath/score_model.hpp"
 #include "diffpath/video.hpp"
+#include "run_command.hpp"
 
 using namespace diffpath;
 namespace fs = std::filesystem;
@@ -287,5 +290,27 @@ TEST_CASE("a cancelled animation leaves no file, partial or whole") {
     CHECK(r.frames >= 1);
     CHECK_FALSE(fs::exists(path));
     CHECK_FALSE(fs::exists(path + ".part"));
+  }
+}
+
+TEST_CASE("diffpath-cli animate: Ctrl-C or TERM stops it, no file is left and the command fails") {
+  for (const std::string signal : {"INT", "TERM"}) {
+    CAPTURE(signal);
+    const std::string out = tmp("interrupted-" + signal + ".mp4"), err = tmp("animate.err");
+    fs::remove(err);
+    // A long morph; signalled once its output is open (PATH.part exists: under way).
+    const std::string script = std::string(DIFFPATH_CLI) +
+                               " animate --score exact:25gaussians --data 25gaussians --kind eta --eta 0:1:5000"
+                               " --n 300 --steps 60 --size 320x240 --out " + out + " 2>" + err +
+                               " & p=$!; for i in $(seq 600); do test -e " + out + ".part && break; sleep 0.1; done;"
+                               " sleep 0.5; kill -s " + signal + " $p; wait $p; echo $?";
+    const CommandResult r = run_capture(script, 120);
+    std::ifstream in(err);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CAPTURE(text);
+    CHECK(r.out == "1\n");  // failed (interrupted), not killed by the signal (130 / 143)
+    CHECK(text.find("interrupted by") != std::string::npos);
+    CHECK_FALSE(fs::exists(out));
+    CHECK_FALSE(fs::exists(out + ".part"));
   }
 }

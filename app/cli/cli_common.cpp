@@ -6,8 +6,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <csignal>
 #include <cstdlib>
 #include <functional>
+#include <iterator>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -18,6 +20,42 @@
 #include "diffpath/trainer.hpp"
 
 namespace diffpath::cli {
+
+namespace {
+
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+volatile std::sig_atomic_t g_signal = 0;
+std::atomic<bool> g_stop{false};  // lock-free, so the handler may set it
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void on_stop_signal(int signo) {
+  g_signal = signo;
+  g_stop.store(true, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+StopSignals::StopSignals() {
+  g_signal = 0;
+  g_stop = false;
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (size_t i = 0; i < std::size(kStopSignals); ++i) sigaction(kStopSignals[i], &action, &previous_[i]);
+}
+
+StopSignals::~StopSignals() {
+  for (size_t i = 0; i < std::size(kStopSignals); ++i) sigaction(kStopSignals[i], &previous_[i], nullptr);
+}
+
+bool StopSignals::raised() { return g_signal != 0; }
+
+std::string StopSignals::name() {
+  return g_signal == SIGINT ? "Ctrl-C (SIGINT)" : g_signal == SIGTERM ? "SIGTERM" : "SIGHUP";
+}
+
+const std::atomic<bool>* StopSignals::flag() { return &g_stop; }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
 

@@ -3,6 +3,9 @@
 // itself through one add_*_command function declared here.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
@@ -55,6 +58,25 @@ void check_usable(const LikelihoodSummary& s);
 
 /// Prints one JSON object on stdout (followed by a newline).
 void print_json(const nlohmann::json& j);
+
+/// Ctrl-C, SIGTERM and SIGHUP as a request to stop: while an instance lives they set a flag
+/// instead of ending the process, so a long command stops between steps, cleans up (saves
+/// what it has, or leaves no partial file) and still fails, so scripts notice. Further signals
+/// are absorbed until the instance is gone: a second Ctrl-C or a TERM right after the first
+/// must not interrupt the clean-up.
+class StopSignals {
+ public:
+  StopSignals();    // installs the handler for INT, TERM and HUP
+  ~StopSignals();   // restores the previous handlers
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  static bool raised();
+  static std::string name();                  // "Ctrl-C (SIGINT)", "SIGTERM" or "SIGHUP"
+  static const std::atomic<bool>* flag();     // the core's cancel token (sample, animations)
+
+ private:
+  struct sigaction previous_[3];
+};
 
 /// A progress line on stderr: label, bar, percentage, free text, ETA. On a terminal it redraws
 /// in place at most 10×/s; otherwise (logs, CI) it prints a plain line every 5 s.

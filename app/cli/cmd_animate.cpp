@@ -52,8 +52,10 @@ void run_animate(AnimateOptions o) {
   if (name.rfind("model:", 0) == 0) name = std::filesystem::path(name.substr(6)).filename().string();
   const std::string caption = o.data + " · " + schedule.spec() + " · " + name;
   ProgressBar bar("animate " + o.kind);
-  const AnimationReport r = write_animation(*model, schedule, data, caption, o.anim, o.out, nullptr,
+  StopSignals signals;  // Ctrl-C cancels: the partial file is removed, the command fails
+  const AnimationReport r = write_animation(*model, schedule, data, caption, o.anim, o.out, StopSignals::flag(),
                                             [&](double f) { bar.update(f); });
+  if (r.cancelled) throw Error("interrupted by " + StopSignals::name() + ": no file written");
   char extra[200];
   std::snprintf(extra, sizeof extra,
                 "(%d frames, %d particles, %d steps in %.1f s: sampling %.1f s, rendering %.1f frames/s, "

@@ -1,9 +1,6 @@
 // diffpath-cli train: denoising score matching (DESIGN §1.2) of an MLP score network, saved as
 // a safetensors checkpoint with its training recipe in the metadata.
-#include <signal.h>
-
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <deque>
 #include <iterator>
@@ -43,38 +40,8 @@ struct TrainArgs {
   bool json = false;
 };
 
-// Ctrl-C, SIGTERM and SIGHUP stop training between steps; the model so far is saved
-// (atomically) and the command still fails, so scripts notice. Further signals while the save
-// runs are absorbed (the handler stays installed until the files are written): a second Ctrl-C
-// or a TERM right after the first must not lose the model.
-volatile std::sig_atomic_t g_signal = 0;
-extern "C" void on_stop_signal(int signo) { g_signal = signo; }
-
-/// Installs on_stop_signal for INT, TERM and HUP; restores the previous handlers when done.
-class StopSignals {
- public:
-  StopSignals() {
-    g_signal = 0;
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &action, &previous_[i]);
-  }
-  ~StopSignals() {
-    for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &previous_[i], nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-  static bool raised() { return g_signal != 0; }
-  static std::string name() {
-    return g_signal == SIGINT ? "Ctrl-C (SIGINT)" : g_signal == SIGTERM ? "SIGTERM" : "SIGHUP";
-  }
-
- private:
-  static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
-  struct sigaction previous_[std::size(kSignals)];
-};
+// Ctrl-C, SIGTERM and SIGHUP (StopSignals) stop training between steps; the model so far is
+// saved (atomically) and the command still fails, so scripts notice.
 
 std::string fmt(const char* format, double value) {
   char buf[64];
