@@ -153,27 +153,50 @@ struct Velocity {
   Grid ux, uy;
 };
 
+// u at one time, column by column (so a transport stage can fill the next substep's velocity
+// for its own columns in the same pass).
+class VelocityAt {
+ public:
+  VelocityAt(const Geometry& g, const Schedule& sch, double eta, double t, const ScoreInterp& si,
+             Velocity& u)
+      : g_(g), u_(u), f_(sch.f(t)), sw_(eta_model::score_weight(sch, eta, t)) {
+    u.ux.resize(g.n, g.n);
+    u.uy.resize(g.n, g.n);
+    double w[3] = {0, 0, 0};
+    si.weights(t, w);
+    for (int m = 0; m < 3; ++m) {  // missing nodes: weight 0 on the first node's values
+      w_[m] = m < si.n ? w[m] : 0.0;
+      S_[m] = (m < si.n ? si.S[m] : si.S[0])->data();
+    }
+  }
+  void column(int j) const {
+    const int N = g_.n;
+    const double* s0 = S_[0] + 2 * size_t(N) * j;
+    const double* s1 = S_[1] + 2 * size_t(N) * j;
+    const double* s2 = S_[2] + 2 * size_t(N) * j;
+    double* ux = &u_.ux(0, j);
+    double* uy = &u_.uy(0, j);
+    const double yj = g_.xc(j);
+    for (int i = 0; i < N; ++i) {  // −F = −(f x − sw s), s interpolated in t
+      const double sx = w_[0] * s0[2 * i] + w_[1] * s1[2 * i] + w_[2] * s2[2 * i];
+      const double sy = w_[0] * s0[2 * i + 1] + w_[1] * s1[2 * i + 1] + w_[2] * s2[2 * i + 1];
+      ux[i] = sw_ * sx - f_ * g_.xc(i);
+      uy[i] = sw_ * sy - f_ * yj;
+    }
+  }
+
+ private:
+  const Geometry& g_;
+  Velocity& u_;
+  double f_, sw_, w_[3] = {0, 0, 0};
+  const double* S_[3] = {nullptr, nullptr, nullptr};
+};
+
 void velocity_at(const Geometry& g, const Schedule& sch, double eta, double t,
                  const ScoreInterp& si, Velocity& u) {
-  const int N = g.n;
-  u.ux.resize(N, N);
-  u.uy.resize(N, N);
-  double w[3] = {0, 0, 0};
-  si.weights(t, w);
-  const double f = sch.f(t), sw = eta_model::score_weight(sch, eta, t);
-  g.team->run(N, [&](int begin, int end) {
-    for (int j = begin; j < end; ++j)
-      for (int i = 0; i < N; ++i) {
-        const Eigen::Index c = i + Eigen::Index(N) * j;
-        double sx = 0, sy = 0;
-        for (int m = 0; m < si.n; ++m) {
-          sx += w[m] * (*si.S[m])(0, c);
-          sy += w[m] * (*si.S[m])(1, c);
-        }
-        // −F = −(f x − sw s).
-        u.ux(i, j) = -(f * g.xc(i) - sw * sx);
-        u.uy(i, j) = -(f * g.xc(j) - sw * sy);
-      }
+  const VelocityAt at(g, sch, eta, t, si, u);
+  g.team->run(g.n, [&](int begin, int end) {
+    for (int j = begin; j < end; ++j) at.column(j);
   });
 }
 
@@ -198,89 +221,124 @@ double max_outflow(const Geometry& g, const Velocity& u) {
   return *std::max_element(col.begin(), col.end());
 }
 
-// Flux through the face between cells (i, j) and (i+1, j) (fx) or (i, j) and (i, j+1) (fy).
-// Face value from the upwind side: the κ = 1/3 upwind-biased reconstruction
-// q_i + (Δ₋/6 + Δ₊/3) (mirror ghosts at the walls), clamped to [0, 2 q_upwind] for positivity.
-struct FluxKernel {
-  const Grid& q;
-  const Velocity& u;
-  int N;
-  static double face(double qm, double q0, double qp) {  // face value of cell q0 towards qp
-    const double v = q0 + (q0 - qm) * (1.0 / 6.0) + (qp - q0) * (1.0 / 3.0);
-    return std::clamp(v, 0.0, 2.0 * q0);
+// Fluxes through faces, from the upwind side: the κ = 1/3 upwind-biased face value
+// q_i + Δ₋/6 + Δ₊/3 = (5 q_i − q_{i−1} + 2 q_{i+1})/6 (mirror ghosts at the walls), clamped to
+// [0, 2 q_upwind] for positivity, times the face velocity (the mean of the two cell-centre
+// velocities); zero through the walls. Both upwind choices are computed and one is selected,
+// so the loops over a column have no branches and vectorise.
+inline double face_value(double qm, double q0, double qp) {  // cell q0's value towards qp
+  return std::clamp((5.0 * q0 - qm + 2.0 * qp) * (1.0 / 6.0), 0.0, 2.0 * q0);
+}
+inline double upwind_flux(double a, double qm, double q0, double qp, double qpp) {
+  // a > 0: from q0 (behind it qm, ahead qp); a ≤ 0: from qp (behind it qpp, ahead q0).
+  const double fp = a * face_value(qm, q0, qp), fm = a * face_value(qpp, qp, q0);
+  return a > 0 ? fp : fm;
+}
+
+// fx[i] = flux through face i − ½ of column j (i = 0 … N; fx[0] = fx[N] = 0).
+void x_fluxes(const Grid& qg, const Velocity& u, int j, double* fx) {
+  const int N = int(qg.rows());
+  const double* q = &qg(0, j);
+  const double* ux = &u.ux(0, j);
+  fx[0] = fx[N] = 0.0;
+  auto at = [&](int i) { return q[std::clamp(i, 0, N - 1)]; };
+  for (int i : {0, N - 2})  // faces next to the walls: mirror ghosts
+    if (i >= 0 && i + 1 < N) fx[i + 1] = upwind_flux(0.5 * (ux[i] + ux[i + 1]), at(i - 1), q[i], q[i + 1], at(i + 2));
+  for (int i = 1; i + 2 < N; ++i)
+    fx[i + 1] = upwind_flux(0.5 * (ux[i] + ux[i + 1]), q[i - 1], q[i], q[i + 1], q[i + 2]);
+}
+
+// fy[i] = flux through the face between columns j and j + 1 (0 for j < 0 or j ≥ N − 1).
+void y_fluxes(const Grid& qg, const Velocity& u, int j, double* fy) {
+  const int N = int(qg.rows());
+  if (j < 0 || j >= N - 1) {
+    std::fill(fy, fy + N, 0.0);
+    return;
   }
-  double fx(int i, int j) const {  // face i+½ in row j; 0 at the walls
-    if (i < 0 || i >= N - 1) return 0.0;
-    const double a = 0.5 * (u.ux(i, j) + u.ux(i + 1, j));
-    if (a > 0) return a * face(q(i > 0 ? i - 1 : 0, j), q(i, j), q(i + 1, j));
-    return a * face(q(i + 2 < N ? i + 2 : N - 1, j), q(i + 1, j), q(i, j));
-  }
-  double fy(int i, int j) const {  // face j+½ in column i
-    if (j < 0 || j >= N - 1) return 0.0;
-    const double a = 0.5 * (u.uy(i, j) + u.uy(i, j + 1));
-    if (a > 0) return a * face(q(i, j > 0 ? j - 1 : 0), q(i, j), q(i, j + 1));
-    return a * face(q(i, j + 2 < N ? j + 2 : N - 1), q(i, j + 1), q(i, j));
-  }
-};
+  const double* qm = &qg(0, std::max(j - 1, 0));
+  const double* q0 = &qg(0, j);
+  const double* qp = &qg(0, j + 1);
+  const double* qpp = &qg(0, std::min(j + 2, N - 1));
+  const double* u0 = &u.uy(0, j);
+  const double* u1 = &u.uy(0, j + 1);
+  for (int i = 0; i < N; ++i) fy[i] = upwind_flux(0.5 * (u0[i] + u1[i]), qm[i], q0[i], qp[i], qpp[i]);
+}
 
 // out = a·q0 + b·(qs + dτ L(qs; u)), L the finite-volume transport operator −∇·(u q).
+// `after_column(j)` runs on column j once it is written (the same thread, so it may touch
+// column j of anything the stage does not read across columns).
 void transport_stage(const Geometry& g, const Grid& q0, double a, const Grid& qs, double b,
-                     double dtau, const Velocity& u, Grid& out) {
+                     double dtau, const Velocity& u, Grid& out,
+                     const std::function<void(int)>& after_column = {}) {
   const int N = g.n;
   out.resize(N, N);
   const double r = dtau / g.h;
-  const FluxKernel k{qs, u, N};
   g.team->run(N, [&](int begin, int end) {
     // Columns in order; the flux through the face above column j is the one below j + 1.
-    std::vector<double> fxs(N + 1), below(N), above(N);
-    for (int i = 0; i < N; ++i) below[i] = k.fy(i, begin - 1);
+    std::vector<double> fx(N + 1), below(N), above(N);
+    y_fluxes(qs, u, begin - 1, below.data());
     for (int j = begin; j < end; ++j) {
-      fxs[0] = 0.0;
-      for (int i = 0; i < N; ++i) fxs[i + 1] = k.fx(i, j);
-      for (int i = 0; i < N; ++i) above[i] = k.fy(i, j);
-      for (int i = 0; i < N; ++i) {
-        const double div = fxs[i + 1] - fxs[i] + above[i] - below[i];
-        const double stage = qs(i, j) - r * div;
-        out(i, j) = (a != 0.0 ? a * q0(i, j) : 0.0) + b * stage;
+      x_fluxes(qs, u, j, fx.data());
+      y_fluxes(qs, u, j, above.data());
+      const double* qsj = &qs(0, j);
+      const double* q0j = &q0(0, j);
+      double* oj = &out(0, j);
+      if (a != 0.0) {
+        for (int i = 0; i < N; ++i)
+          oj[i] = a * q0j[i] + b * (qsj[i] - r * (fx[i + 1] - fx[i] + above[i] - below[i]));
+      } else {
+        for (int i = 0; i < N; ++i) oj[i] = b * (qsj[i] - r * (fx[i + 1] - fx[i] + above[i] - below[i]));
       }
+      if (after_column) after_column(j);
       std::swap(below, above);
     }
   });
 }
 
-// Clips round-off negatives to 0 and returns the mass Σ q h², in a thread-independent order.
-double clip_and_mass(const Geometry& g, Grid& q, EtaReport& rep) {
-  const int N = g.n;
-  std::vector<double> col(N), neg(N), mn(N);
-  g.team->run(N, [&](int begin, int end) {
-    for (int j = begin; j < end; ++j) {
-      double s = 0, c = 0, m = 0;
-      for (int i = 0; i < N; ++i) {
-        double& v = q(i, j);
-        if (!(v >= 0)) {  // also NaN: reported as a failure by the caller via the mass
-          if (std::isnan(v)) { s = NAN; continue; }
-          m = std::min(m, v);
-          c -= v;
-          v = 0;
-        }
-        s += v;
+// Column sums for the mass, in a thread-independent order, and the clipping of round-off
+// negatives (q ≥ 0 holds exactly in exact arithmetic, see the derivation).
+struct ColumnMass {
+  std::vector<double> sum, clipped, min;
+  explicit ColumnMass(int n) : sum(n, 0.0), clipped(n, 0.0), min(n, 0.0) {}
+  void clip_column(Grid& q, int j) {
+    double s = 0, c = 0, m = 0;
+    for (int i = 0; i < q.rows(); ++i) {
+      double& v = q(i, j);
+      if (!(v >= 0)) {  // also NaN: reported as a failure via the mass
+        if (std::isnan(v)) { s = NAN; continue; }
+        m = std::min(m, v);
+        c -= v;
+        v = 0;
       }
-      col[j] = s;
-      neg[j] = c;
-      mn[j] = m;
+      s += v;
     }
-  });
-  double mass = 0;
-  for (int j = 0; j < N; ++j) {
-    mass += col[j];
-    rep.clipped_mass += neg[j];
-    rep.min_q = std::min(rep.min_q, mn[j]);
+    sum[size_t(j)] = s;
+    clipped[size_t(j)] = c;
+    min[size_t(j)] = m;
   }
-  mass *= g.h * g.h;
-  if (!std::isfinite(mass)) throw Error("fokker_planck: the density became non-finite (eta = " +
-                                        format_number(rep.eta) + ")");
-  rep.max_mass_error = std::max(rep.max_mass_error, std::abs(mass - 1.0));
-  return mass;
+  // Σ q h², reported; throws if the density became non-finite.
+  double finish(const Geometry& g, EtaReport& rep) const {
+    double mass = 0;
+    for (size_t j = 0; j < sum.size(); ++j) {
+      mass += sum[j];
+      rep.clipped_mass += clipped[j];
+      rep.min_q = std::min(rep.min_q, min[j]);
+    }
+    mass *= g.h * g.h;
+    if (!std::isfinite(mass))
+      throw Error("fokker_planck: the density became non-finite (eta = " + format_number(rep.eta) + ")");
+    rep.max_mass_error = std::max(rep.max_mass_error, std::abs(mass - 1.0));
+    return mass;
+  }
+};
+
+// Clips round-off negatives to 0 and returns the mass Σ q h².
+double clip_and_mass(const Geometry& g, Grid& q, EtaReport& rep) {
+  ColumnMass cm(g.n);
+  g.team->run(g.n, [&](int begin, int end) {
+    for (int j = begin; j < end; ++j) cm.clip_column(q, j);
+  });
+  return cm.finish(g, rep);
 }
 
 // E(θ) = V diag(e^{λθ}) Vᵀ (E(i, k): from cell k to cell i; every column sums to 1). Its
@@ -292,7 +350,8 @@ double clip_and_mass(const Geometry& g, Grid& q, EtaReport& rep) {
 // exactly; a substep's heat then costs 2 N² (2B+1). A kernel wider than N/3 stays dense.
 struct Heat {
   double theta = 0;
-  Eigen::MatrixXd E, Et;   // E and its transpose (contiguous rows of E for the x pass)
+  Eigen::MatrixXd E, Et;   // E and its transpose (dense kernels)
+  Eigen::MatrixXd diag;    // banded: diag(i, B + d) = E(i, i + d) (0 outside the grid)
   int band = 0;
   bool dense = false;
 };
@@ -337,7 +396,10 @@ Heat make_heat(const Geometry& g, double theta) {
       H.E.col(k).segment(i0, i1 - i0 + 1) /= sum;
     }
   });
-  H.Et = H.E.transpose();
+  H.diag = Eigen::MatrixXd::Zero(N, 2 * B + 1);
+  for (int i = 0; i < N; ++i)
+    for (int d = -B; d <= B; ++d)
+      if (i + d >= 0 && i + d < N) H.diag(i, B + d) = H.E(i, i + d);
   return H;
 }
 
@@ -367,21 +429,27 @@ void apply_heat(const Geometry& g, const Heat& H, Grid& q, Grid& tmp, EtaReport&
       }
     });
   } else {
-    // Along y: tmp(:, j) = Σ_k E(j, k) q(:, k); along x: q(i, j) = Σ_k E(i, k) tmp(k, j).
+    // Along y: tmp(:, j) = Σ_d E(j, j + d) q(:, j + d); along x, diagonal by diagonal:
+    // q(i, j) = Σ_d E(i, i + d) tmp(i + d, j). Both are axpys over contiguous columns.
     g.team->run(N, [&](int begin, int end) {
       for (int j = begin; j < end; ++j) {
-        const int k0 = std::max(0, j - B), k1 = std::min(N - 1, j + B);
         auto col = tmp.col(j);
         col.setZero();
-        for (int k = k0; k <= k1; ++k) col.noalias() += H.Et(k, j) * q.col(k);
+        for (int d = std::max(-B, -j); d <= std::min(B, N - 1 - j); ++d)
+          col.noalias() += H.diag(j, B + d) * q.col(j + d);
       }
     });
     g.team->run(N, [&](int begin, int end) {
-      for (int j = begin; j < end; ++j)
-        for (int i = 0; i < N; ++i) {
-          const int k0 = std::max(0, i - B), len = std::min(N - 1, i + B) - k0 + 1;
-          q(i, j) = H.Et.col(i).segment(k0, len).dot(tmp.col(j).segment(k0, len));
+      for (int j = begin; j < end; ++j) {
+        double* out = &q(0, j);
+        const double* in = &tmp(0, j);
+        std::fill(out, out + N, 0.0);
+        for (int d = -B; d <= B; ++d) {
+          const double* w = &H.diag(0, B + d);
+          const int i0 = std::max(0, -d), i1 = std::min(N, N - d);
+          for (int i = i0; i < i1; ++i) out[i] += w[i] * in[i + d];
         }
+      }
     });
   }
   ++rep.diffusion_steps;
@@ -619,18 +687,29 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
     // Consecutive Strang halves merge, D(θ/2) A D(θ/2) D(θ/2) A D(θ/2) = D(θ/2) A D(θ) A D(θ/2):
     // one heat application per substep, a half one at each end of the interval.
     const Heat half = make_heat(g, 0.5 * theta), full = make_heat(g, theta);
+    // Fused passes (each team run wakes the workers and streams the grid once): the first
+    // stage also fills the end velocity u(τ_n+1), the second clips and sums its columns.
     const size_t m = ts.size() - 1;
+    ColumnMass cm(g.n);
     for (size_t s = 0; s < m; ++s) {
       if (cancelled()) return false;
       const double dtau = ts[s] - ts[s + 1];
+      const bool last = s + 1 == m;
       if (s > 0) std::swap(ua, ub);  // the previous end velocity is this start velocity
-      velocity_at(g, sch, eta, ts[s + 1], si, ub);
+      const VelocityAt end_velocity(g, sch, eta, ts[s + 1], si, ub);
       apply_heat(g, s == 0 ? half : full, Q[e], scratch, rep);
-      transport_stage(g, Q[e], 0.0, Q[e], 1.0, dtau, ua, q1);   // q1 = q + dτ L(q; u(τ_n))
-      transport_stage(g, Q[e], 0.5, q1, 0.5, dtau, ub, q2);     // ½ q + ½ (q1 + dτ L(q1; u(τ_n+1)))
+      // q1 = q + dτ L(q; u(τ_n)), then ½ q + ½ (q1 + dτ L(q1; u(τ_n+1))).
+      transport_stage(g, Q[e], 0.0, Q[e], 1.0, dtau, ua, q1, [&](int j) { end_velocity.column(j); });
+      transport_stage(g, Q[e], 0.5, q1, 0.5, dtau, ub, q2, [&](int j) {
+        if (!last) cm.clip_column(q2, j);
+      });
       std::swap(Q[e], q2);
-      if (s + 1 == m) apply_heat(g, half, Q[e], scratch, rep);
-      clip_and_mass(g, Q[e], rep);
+      if (last) {
+        apply_heat(g, half, Q[e], scratch, rep);
+        clip_and_mass(g, Q[e], rep);
+      } else {
+        cm.finish(g, rep);
+      }
       ++rep.substeps;
     }
     return true;
