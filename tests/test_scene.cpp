@@ -140,6 +140,15 @@ TEST_CASE("the camera fit shows the rectangle whole; the legend; sizes; SVG") {
   CHECK(tall.half_height == doctest::Approx(3.0));
   CHECK(tall.cx == doctest::Approx(1.0));
   CHECK(tall.cy == doctest::Approx(0.0));
+  // Below a 20-pixel band at the top (the legend): the square fills the 100 pixels under it,
+  // y = 1 lands on row 20 and y = −1 on the bottom edge.
+  const SceneCamera band = fit_camera(-1, 1, -1, 1, 200, 120, 20);
+  const double k = band.height / (2 * band.half_height);
+  CHECK(k == doctest::Approx(50.0));
+  CHECK(60 - (1 - band.cy) * k == doctest::Approx(20.0));
+  CHECK(60 - (-1 - band.cy) * k == doctest::Approx(120.0));
+  CHECK(legend_height(240, 2) >= 2 * 13);
+  CHECK(legend_height(240, 0) == 0);
 
   const std::vector<std::string> legend = scene_legend("swissroll · simple · mlp", 0.5, 0.001);
   REQUIRE(legend.size() == 2u);
@@ -159,6 +168,10 @@ TEST_CASE("the camera fit shows the rectangle whole; the legend; sizes; SVG") {
     }
   CHECK(changed_top_left > 500);
   CHECK(changed_elsewhere == 0);
+  for (int x = 0; x < 320; ++x) {  // the box ends above legend_height
+    const size_t i = (size_t(legend_height(240, 2)) * 320 + size_t(x)) * 4;
+    CHECK(plain[i] == with_legend[i]);
+  }
 
   s.camera.width = 8;
   CHECK_THROWS_AS(render_scene_rgba(s), Error);

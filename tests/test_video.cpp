@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,8 @@
 
 #include "diffpath/animation.hpp"
 #include "diffpath/dataset.hpp"
+#include "diffpath/mlp.hpp"
+#include "diffpath/trainer.hpp"
 #include "diffpath/scene.hpp"
 #include "diffpath/score_model.hpp"
 #include "diffpath/video.hpp"
@@ -185,7 +188,8 @@ std::vector<uint8_t> still_of(const SampleResult& s, const Points& data, const S
   scene.t_min = sch.t_min;
   scene.t_max = sch.t_max;
   scene.legend = scene_legend("25gaussians", eta, t);
-  scene.camera = fit_camera(o.limits[0], o.limits[1], o.limits[2], o.limits[3], o.video.width, o.video.height);
+  scene.camera = fit_camera(o.limits[0], o.limits[1], o.limits[2], o.limits[3], o.video.width, o.video.height,
+                            legend_height(o.video.height, 2));
   return render_scene_rgba(scene);
 }
 
@@ -267,6 +271,58 @@ TEST_CASE("the time flow: frames over the scrubber, first at Tmax and last at Tm
   CHECK(d_first < 0.3);
   CHECK(d_last < 1.0);  // an inter frame after much motion loses more
   CHECK(d_apart > 8 * std::max(d_first, d_last));
+}
+
+TEST_CASE("the training animation: a frame per snapshot, the last is the trained network's still") {
+  TrainConfig config;
+  config.data_spec = "25gaussians";
+  config.n_data = 400;
+  config.hidden = {32, 32};
+  config.batch = 128;
+  config.lr = 3e-3;
+  config.threads = 1;  // the same batches and sums as the still's trainer below
+  AnimationOptions o = small_clip(AnimationKind::Training);
+  o.etas = {0.2};
+  o.frames = 4;
+  o.train_steps = 90;
+  const std::string path = tmp("training.mp4");
+  const AnimationReport r = write_training_animation(config, "25gaussians", o, path);
+  CHECK(r.frames == 4);
+  CHECK(r.train_seconds > 0);
+  const VideoInfo v = probe_video(path);
+  CHECK(v.frames == 4);
+  // The still: the same network trained on its own for 90 steps (the last frame's loss is the
+  // mean over steps 61–90), its samples under the same seed.
+  DsmTrainer trainer(config);
+  double sum = 0;
+  for (int k = 1; k <= 90; ++k) {
+    const double loss = trainer.step();
+    if (k > 60) sum += loss;
+  }
+  const Mlp net(trainer.params());
+  SamplerOptions so;
+  so.eta = 0.2;
+  so.n = o.n;
+  so.steps = o.steps;
+  so.seed = o.seed;
+  so.stride = std::max(1, o.steps / kMorphTrailFrames);
+  const SampleResult s = sample(net, config.schedule, so);
+  Scene scene;
+  scene.data = &trainer.data();
+  scene.paths = &s;
+  scene.particles = &s.samples;
+  scene.t = scene.t_min = config.schedule.t_min;
+  scene.t_max = config.schedule.t_max;
+  scene.legend = scene_legend("25gaussians", 0.2, scene.t);
+  char line[96];
+  std::snprintf(line, sizeof line, "training step 90 of 90, loss %.3g", sum / 30);
+  scene.legend.push_back(line);
+  scene.camera = fit_camera(o.limits[0], o.limits[1], o.limits[2], o.limits[3], 320, 240, legend_height(240, 3));
+  const std::vector<uint8_t> still = render_scene_rgba(scene);
+  const double d_last = picture_diff(v.last_rgba, still, 320, 240), d_first = picture_diff(v.first_rgba, still, 320, 240);
+  MESSAGE("training, as pictures: last frame vs still " << d_last << ", first (untrained) vs still " << d_first);
+  CHECK(d_last < 1.0);
+  CHECK(d_first > 4 * d_last);  // the untrained network's samples are another picture
 }
 
 TEST_CASE("a cancelled animation leaves no file, partial or whole") {

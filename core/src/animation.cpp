@@ -6,10 +6,13 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <exception>
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include "diffpath/mlp.hpp"
 
 namespace diffpath {
 
@@ -75,9 +78,9 @@ class Prefetch {
 
 // The camera over the data and the given particle sets, padded, so the clip does not jump
 // (or over the options' fixed limits).
-SceneCamera clip_camera(const std::vector<const Points*>& sets, const AnimationOptions& o) {
-  const int w = o.video.width, h = o.video.height;
-  if (o.limits.size() == 4) return fit_camera(o.limits[0], o.limits[1], o.limits[2], o.limits[3], w, h);
+SceneCamera clip_camera(const std::vector<const Points*>& sets, const AnimationOptions& o, int legend_lines = 2) {
+  const int w = o.video.width, h = o.video.height, top = legend_height(h, legend_lines);  // the scene below it
+  if (o.limits.size() == 4) return fit_camera(o.limits[0], o.limits[1], o.limits[2], o.limits[3], w, h, top);
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   for (const Points* p : sets)
     for (Eigen::Index k = 0; k < p->cols(); ++k) {
@@ -85,9 +88,9 @@ SceneCamera clip_camera(const std::vector<const Points*>& sets, const AnimationO
       if (!std::isfinite(x) || !std::isfinite(y)) continue;
       x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
     }
-  if (!(x0 < x1) || !(y0 < y1)) return fit_camera(-2, 2, -2, 2, w, h);
-  const double pad = 0.06 * std::max(x1 - x0, y1 - y0);
-  return fit_camera(x0 - pad, x1 + pad, y0 - pad, y1 + pad, w, h);
+  if (!(x0 < x1) || !(y0 < y1)) return fit_camera(-2, 2, -2, 2, w, h, top);
+  const double pad = 0.04 * std::max(x1 - x0, y1 - y0);
+  return fit_camera(x0 - pad, x1 + pad, y0 - pad, y1 + pad, w, h, top);
 }
 
 SampleResult run_sampler(const ScoreModel& model, const Schedule& schedule, const AnimationOptions& o,
@@ -110,15 +113,18 @@ void set_action_range(Scene& scene, const Vec& action) {
   scene.action_hi = range[1];
 }
 
-void validate(const ScoreModel& model, const AnimationOptions& o) {
-  if (model.dim() != 2) throw Error("animate: the scene is 2D, the model has dimension " + std::to_string(model.dim()));
+void validate(const AnimationOptions& o) {
   if (o.etas.empty()) throw Error("animate: no η given");
   for (double eta : o.etas)
     if (!(eta >= 0 && eta <= 1)) throw Error("animate: η must be in [0, 1]");
-  if (o.kind == AnimationKind::Time && o.frames < 2) throw Error("animate: at least 2 frames");
+  if (o.kind != AnimationKind::Eta && o.frames < 2) throw Error("animate: at least 2 frames");
   if (o.style.trail_every < 1) throw Error("animate: trail_every must be at least 1");
   if (!o.limits.empty() && (o.limits.size() != 4 || !(o.limits[0] < o.limits[1]) || !(o.limits[2] < o.limits[3])))
     throw Error("animate: limits must be {x0, x1, y0, y1} with x0 < x1, y0 < y1");
+}
+
+void check_2d(int dim) {
+  if (dim != 2) throw Error("animate: the scene is 2D, the model has dimension " + std::to_string(dim));
 }
 
 // Renders and encodes frames, timing both and reporting progress.
@@ -171,11 +177,14 @@ bool time_flow(const ScoreModel& model, const Schedule& schedule, const Points& 
   return true;
 }
 
+// The trail stride of a clip's runs: whole trails at Tmin in kMorphTrailFrames pieces.
+int trail_stride(const AnimationOptions& o) { return o.style.trails ? std::max(1, o.steps / kMorphTrailFrames) : 0; }
+
 // The η morph: the last η's run first (the camera covers the data, the first and the last η),
 // then η₀, η₁, … sampled one ahead of the frame being rendered. Returns false if cancelled.
 bool eta_morph(const ScoreModel& model, const Schedule& schedule, const Points& data, const std::string& caption,
                const AnimationOptions& o, const std::atomic<bool>* cancel, FrameSink& sink) {
-  const int stride = o.style.trails ? std::max(1, o.steps / kMorphTrailFrames) : 0;
+  const int stride = trail_stride(o);
   const int count = int(o.etas.size());
   double sample_seconds = 0;  // written by the producer, read after it is joined
   auto sample_eta = [&](int i) {
@@ -220,7 +229,9 @@ AnimationReport write_animation(const ScoreModel& model, const Schedule& schedul
                                 const std::string& caption, const AnimationOptions& o,
                                 const std::string& path, const std::atomic<bool>* cancel,
                                 const std::function<void(double)>& progress) {
-  validate(model, o);
+  validate(o);
+  check_2d(model.dim());
+  if (o.kind == AnimationKind::Training) throw Error("animate: the training animation is write_training_animation");
   const auto start = Clock::now();
   VideoWriter writer(path, o.video);  // a bad path, size or fps fails here, before sampling
   AnimationReport rep;
@@ -229,6 +240,84 @@ AnimationReport write_animation(const ScoreModel& model, const Schedule& schedul
                                                   : eta_morph(model, schedule, data, caption, o, cancel, sink);
   if (!done) {
     rep.cancelled = true;  // the writer's destructor removes the partial file
+    return rep;
+  }
+  const auto t0 = Clock::now();
+  writer.finish();
+  rep.encode_seconds += seconds_since(t0);
+  rep.total_seconds = seconds_since(start);
+  return rep;
+}
+
+// Training: the trainer steps on the producer thread, which samples each snapshot while the
+// previous frame renders (the trainer is only ever touched by that thread).
+AnimationReport write_training_animation(const TrainConfig& config, const std::string& caption,
+                                         const AnimationOptions& o, const std::string& path,
+                                         const std::atomic<bool>* cancel, const std::function<void(double)>& progress) {
+  validate(o);
+  if (o.train_steps < 1) throw Error("animate: at least 1 training step");
+  const auto start = Clock::now();
+  VideoWriter writer(path, o.video);  // a bad path, size or fps fails here, before training
+  DsmTrainer trainer(config);
+  check_2d(trainer.dim());
+  const Points& data = trainer.data();
+  AnimationReport rep;
+  FrameSink sink{writer, rep, progress, {}};
+  struct Snapshot {
+    SampleResult run;
+    int64_t step = 0;
+    double loss = NAN;  // mean batch loss since the previous snapshot
+  };
+  double train_seconds = 0, sample_seconds = 0;  // the producer's, read after it is joined
+  auto stopped = [&] { return cancel && cancel->load(); };
+  auto snapshot = [&](int j) {
+    const int64_t target = std::llround(double(j) * double(o.train_steps) / double(o.frames - 1));
+    Snapshot s;
+    auto t0 = Clock::now();
+    double sum = 0;
+    int count = 0;
+    for (; trainer.steps_done() < target && !stopped(); ++count) sum += trainer.step();
+    train_seconds += seconds_since(t0);
+    s.step = trainer.steps_done();
+    s.loss = count ? sum / count : NAN;
+    t0 = Clock::now();
+    const Mlp net(trainer.params());
+    s.run = run_sampler(net, config.schedule, o, o.etas.front(), trail_stride(o), cancel);
+    sample_seconds += seconds_since(t0);
+    return s;
+  };
+  bool cancelled = false;
+  {
+    Prefetch<Snapshot> snapshots(o.frames, snapshot);
+    Scene scene;
+    scene.data = &data;
+    scene.t = scene.t_min = config.schedule.t_min;
+    scene.t_max = config.schedule.t_max;
+    scene.style = o.style;
+    // The data, padded: an untrained network's samples may be anywhere.
+    scene.camera = clip_camera({&data}, o, 3);
+    for (int j = 0; j < o.frames; ++j) {
+      const Snapshot s = snapshots.next();
+      if (s.run.cancelled || stopped()) {
+        cancelled = true;
+        break;
+      }
+      scene.paths = &s.run;
+      scene.particles = &s.run.samples;
+      set_action_range(scene, s.run.action);
+      scene.legend = scene_legend(caption, o.etas.front(), scene.t);
+      char line[96];
+      if (s.step == 0) std::snprintf(line, sizeof line, "training: untrained");
+      else std::snprintf(line, sizeof line, "training step %lld of %lld, loss %.3g", (long long)s.step,
+                         (long long)o.train_steps, s.loss);
+      scene.legend.push_back(line);
+      sink.emit(scene, double(j + 1) / double(o.frames));
+    }
+  }  // the producer is joined here
+  rep.train_seconds = train_seconds;
+  rep.sample_seconds = sample_seconds;
+  if (cancelled) {
+    rep.cancelled = true;
     return rep;
   }
   const auto t0 = Clock::now();

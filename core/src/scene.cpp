@@ -33,16 +33,31 @@ std::array<double, 2> action_color_range(const Vec& action) {
   return {q[0], q[1] > q[0] ? q[1] : q[0] + 1e-12};
 }
 
-SceneCamera fit_camera(double x0, double x1, double y0, double y1, int width, int height) {
+SceneCamera fit_camera(double x0, double x1, double y0, double y1, int width, int height, int top) {
   SceneCamera c;
   c.width = width;
   c.height = height;
+  top = std::clamp(top, 0, height / 2);
+  const double below = std::max(1, height - top), aspect = double(std::max(1, width)) / below;
+  const double half = std::max(0.5 * (y1 - y0), 0.5 * (x1 - x0) / aspect);  // of the band below
+  const double k = half > 0 ? below / (2 * half) : 1.0;                       // pixels per unit
+  c.half_height = 0.5 * height / k;
   c.cx = 0.5 * (x0 + x1);
-  c.cy = 0.5 * (y0 + y1);
-  const double aspect = double(std::max(1, width)) / std::max(1, height);
-  c.half_height = std::max(0.5 * (y1 - y0), 0.5 * (x1 - x0) / aspect);
-  if (!(c.half_height > 0)) c.half_height = 1;
+  c.cy = 0.5 * (y0 + y1) + 0.5 * top / k;  // the band's centre sits top/2 below the image's
   return c;
+}
+
+namespace {
+
+// The legend's text size and box padding, in pixels, for an image `height` pixels tall.
+double legend_font(int height) { return std::clamp(height / 48.0, 10.0, 22.0); }
+
+}  // namespace
+
+int legend_height(int height, int lines) {
+  if (lines <= 0) return 0;
+  const double font = legend_font(height), pad = 0.5 * font;
+  return int(std::ceil(2 * pad + lines * 1.3 * font + pad));
 }
 
 std::vector<std::string> scene_legend(const std::string& caption, double eta, double t) {
@@ -124,7 +139,7 @@ void draw_trails(cairo_t* cr, const Pixels& px, const Scene& s) {
 // The legend: light text on a translucent dark box in the top left corner.
 void draw_legend(cairo_t* cr, const SceneCamera& cam, const std::vector<std::string>& lines) {
   if (lines.empty()) return;
-  const double font = std::clamp(cam.height / 48.0, 10.0, 22.0), pad = 0.5 * font, row = 1.3 * font;
+  const double font = legend_font(cam.height), pad = 0.5 * font, row = 1.3 * font;
   cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
   cairo_set_font_size(cr, font);
   double w = 0;

@@ -4,11 +4,14 @@
 //   eta   the η morph: η from a to b, the final particles and their whole trails at each η,
 //         all under common random numbers (the same seed: the same Brownian increments), so
 //         the frames change only because η does.
+//   training  a fresh network trained by DSM; each frame the samples (one η, common random
+//         numbers) of a snapshot, so the frames change only because the network learns.
 // Each frame is the window's viewport scene (scene.hpp: dark background, data, trails
 // coloured by time or action, particles, a legend with data set, schedule, model, η and t)
 // under one camera for the whole clip, so a frame is exactly render_scene_rgba of its scene.
-// The η morph samples η_{i+1} on its own thread while frame i is rendered and encoded (at
-// most two runs in memory); frames go to the encoder one by one.
+// The η morph and the training sample the next frame's particles on their own thread while
+// frame i is rendered and encoded (at most two runs in memory); frames go to the encoder one
+// by one.
 #include <atomic>
 #include <functional>
 #include <string>
@@ -18,11 +21,12 @@
 #include "diffpath/scene.hpp"
 #include "diffpath/schedule.hpp"
 #include "diffpath/score_model.hpp"
+#include "diffpath/trainer.hpp"
 #include "diffpath/video.hpp"
 
 namespace diffpath {
 
-enum class AnimationKind { Time, Eta };
+enum class AnimationKind { Time, Eta, Training };
 
 struct AnimationOptions {
   AnimationKind kind = AnimationKind::Time;
@@ -30,7 +34,9 @@ struct AnimationOptions {
   int n = 2000;                       // particles
   int steps = 200;                    // sampler steps from Tmax to Tmin
   uint64_t seed = 0;
-  int frames = 120;                   // time: frames over the scrubber (at most steps + 1)
+  int frames = 120;                   // time: frames over the scrubber (at most steps + 1);
+                                      // training: snapshots (the first before any step)
+  int64_t train_steps = 2000;         // training: Adam steps over the clip
   SceneStyle style;                   // what is drawn and how (the window's defaults)
   int threads = 0;                    // sampler threads (0 = all cores)
   /// Fixed scene limits {x0, x1, y0, y1} (shown whole); empty: fitted to the data and the
@@ -48,6 +54,7 @@ struct AnimationReport {
   // Sampling runs on its own thread in the η morph, overlapping rendering and encoding:
   // the three parts add up to more than total_seconds there.
   double sample_seconds = 0, render_seconds = 0, encode_seconds = 0, total_seconds = 0;
+  double train_seconds = 0;   // training: the Adam steps (on the sampling thread)
   bool cancelled = false;
 };
 
@@ -61,5 +68,14 @@ AnimationReport write_animation(const ScoreModel& model, const Schedule& schedul
                                 const AnimationOptions& options, const std::string& path,
                                 const std::atomic<bool>* cancel = nullptr,
                                 const std::function<void(double)>& progress = {});
+
+/// The training animation: a fresh network (config: data, schedule, architecture, seed, lr)
+/// trained for options.train_steps Adam steps; frame j shows the samples at η = etas[0] of
+/// the network after round(j · train_steps / (frames − 1)) steps, over the training data,
+/// with the step and the loss in the legend. Checks and files as write_animation.
+AnimationReport write_training_animation(const TrainConfig& config, const std::string& caption,
+                                         const AnimationOptions& options, const std::string& path,
+                                         const std::atomic<bool>* cancel = nullptr,
+                                         const std::function<void(double)>& progress = {});
 
 }  // namespace diffpath

@@ -54,8 +54,10 @@ struct SceneCamera {
 };
 
 /// The camera that shows the world rectangle [x0, x1] × [y0, y1] whole, centred, one unit as
-/// long in x as in y.
-SceneCamera fit_camera(double x0, double x1, double y0, double y1, int width, int height);
+/// long in x as in y, in the image below its top `top` pixels (legend_height: the legend's).
+SceneCamera fit_camera(double x0, double x1, double y0, double y1, int width, int height, int top = 0);
+/// Pixels from the top of a `height`-pixel image down to the bottom of a legend of `lines`.
+int legend_height(int height, int lines);
 
 struct SceneStyle {
   bool data = true, trails = true, particles = true;
