@@ -81,10 +81,11 @@ std::string read_text(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("Gaussian data, wrong linear score: the grid's log q^eta at Tmin is the closed form, "
-          "second order under refinement, mass 1, q >= 0") {
+          "third order under refinement, mass 1, q >= 0") {
   // Two grids, h = 10/48 and 10/96 (the data's σ = 0.55 is 2.6 and 5.3 cells). Measured
-  // sup errors over the 3σ disc (see MESSAGE): the finer grid within a few 1e-3, and the
-  // error falls by ≈ 4 per halving (second order). The tolerances leave a factor ~2.
+  // sup errors over the 3σ disc (see MESSAGE): the finer grid within 7e-3, and the error falls
+  // by 7.5–10 per halving (order 2.9–3.4: third-order face values and fourth-order diffusion;
+  // the 5-point Laplacian gave order 1.8 at η = 1). The tolerances leave a factor ~1.5.
   const GaussianScoreParams p = wrong_gaussian();
   const Schedule sc = Schedule::simple();
   const FokkerPlanckResult coarse = solve_gaussian(48, kEtas, p);
@@ -98,7 +99,7 @@ TEST_CASE("Gaussian data, wrong linear score: the grid's log q^eta at Tmin is th
                    << fine.reports[e].substeps << ", max |mass - 1| "
                    << fine.reports[e].max_mass_error << ", min q " << fine.reports[e].min_q);
     CHECK(ef < 1e-2);
-    CHECK(order > 1.5);
+    CHECK(order > 2.5);
     for (const FokkerPlanckResult* r : {&coarse, &fine}) {
       const EtaReport& rep = r->reports[e];
       CHECK(rep.max_mass_error < 1e-6);
