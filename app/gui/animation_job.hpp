@@ -1,9 +1,10 @@
 #pragma once
 // Animation export from the window (core animation.hpp): the viewed model's time flow or η
-// morph, sampled, rendered and encoded in the background with progress and cancel; the
-// window stays interactive. One request at a time (a new one cancels the running one, whose
+// morph, or a fresh network's training, sampled, rendered and encoded in the background with
+// progress and cancel; the window stays interactive. One request at a time (a new one cancels the running one, whose
 // partial file the core removes).
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "diffpath/animation.hpp"
@@ -13,6 +14,7 @@ namespace diffpath::gui {
 
 struct AnimationRequest {
   ScoreModelPtr model;
+  std::optional<TrainConfig> training;   // set: the training animation (model unused)
   Schedule schedule;
   Points data;            // the reference drawn under the particles
   std::string caption;    // data · schedule · model

@@ -56,8 +56,9 @@ class App final : public ScriptHost {
   void export_chart(const std::string& name, const std::string& path);
   void export_csv(const std::string& kind, const std::string& path);
   void export_viewport(const std::string& path);
-  /// Starts rendering an animation of the viewed model in the background ("time": the
-  /// scrubber at the slider's η; "eta": the morph over [0, 1]); the path is checked now.
+  /// Starts rendering an animation in the background ("time": the viewed model over the
+  /// scrubber at the slider's η; "eta": its morph over [0, 1]; "training": a fresh network of
+  /// the experiment's architecture training on the data); the path is checked now.
   void export_animation(const std::string& kind, const std::string& path, int frames,
                         int width = 640, int height = 360);
 

@@ -305,6 +305,11 @@ void App::animation_section(const std::string& dir) {
   ImGui::RadioButton("time flow at η", &anim_kind_, 0);
   ImGui::SameLine();
   ImGui::RadioButton("η morph 0 → 1", &anim_kind_, 1);
+  ImGui::SameLine();
+  ImGui::RadioButton("training", &anim_kind_, 2);
+  if (anim_kind_ == 2 && ImGui::IsItemHovered())
+    ImGui::SetTooltip("a fresh network of this architecture trained on the data, %d steps",
+                      int(AnimationOptions{}.train_steps));
   ImGui::SliderInt("frames", &anim_frames_, 2, 240);
   static const char* kSizes[] = {"640x360", "1280x720", "480x480"};
   static const char* kFormats[] = {"mp4", "webm", "gif"};
@@ -318,11 +323,13 @@ void App::animation_section(const std::string& dir) {
       status_ = "animation cancelled (no file written)";
     }
   } else if (ImGui::Button("render animation")) {
-    const std::string path = dir + "/" + (anim_kind_ ? "eta-morph." : "time-flow.") + kFormats[anim_format_];
+    static const char* kKinds[] = {"time", "eta", "training"};
+    static const char* kNames[] = {"time-flow.", "eta-morph.", "training."};
+    const std::string path = dir + "/" + kNames[anim_kind_] + kFormats[anim_format_];
     int w = 640, h = 360;
     std::sscanf(kSizes[anim_size_], "%dx%d", &w, &h);
     try {
-      export_animation(anim_kind_ ? "eta" : "time", path, anim_frames_, w, h);
+      export_animation(kKinds[anim_kind_], path, anim_frames_, w, h);
     } catch (const std::exception& e) {
       session_->set_error(e.what());
     }

@@ -10,6 +10,7 @@
 #include "app.hpp"
 #include "diffpath/io.hpp"
 #include "image_io.hpp"
+#include "model_slot.hpp"
 #include "params.hpp"
 
 namespace diffpath::gui {
@@ -90,20 +91,32 @@ void App::export_csv(const std::string& kind, const std::string& path) {
 
 void App::export_animation(const std::string& kind, const std::string& path, int frames, int width,
                            int height) {
-  if (kind != "time" && kind != "eta") throw Error("export-animation: kind is time or eta, not '" + kind + "'");
+  if (kind != "time" && kind != "eta" && kind != "training")
+    throw Error("export-animation: kind is time, eta or training, not '" + kind + "'");
   if (frames < 2) throw Error("export-animation: at least 2 frames");
   ensure_parent_dir(path);
   check_writable(path);
   video_format_for_path(path);  // a bad extension fails now, not in the background
   const Experiment& e = session_->experiment();
   AnimationRequest r;
-  r.model = session_->view_model();
-  r.schedule = session_->view_schedule();
-  if (!r.model || r.model->dim() != 2) throw Error("export-animation: needs a 2D model");
-  r.data = session_->data();
-  r.caption = view_caption();
   AnimationOptions& o = r.options;
-  o.kind = kind == "eta" ? AnimationKind::Eta : AnimationKind::Time;
+  o.kind = kind == "eta" ? AnimationKind::Eta : kind == "training" ? AnimationKind::Training : AnimationKind::Time;
+  if (o.kind == AnimationKind::Training) {
+    // A fresh network of the experiment's architecture on its data, trained in the job.
+    if (session_->data().rows() != 2) throw Error("export-animation: needs 2D data");
+    r.training = make_train_config(e, session_->data());
+    r.training->initial.reset();
+    r.training->threads = 2;
+    r.training->nice = 0;  // the job itself runs at nice 5
+    r.schedule = e.schedule;
+    r.caption = e.data_spec() + " · " + e.schedule.spec() + " · mlp (training)";
+  } else {
+    r.model = session_->view_model();
+    r.schedule = session_->view_schedule();
+    if (!r.model || r.model->dim() != 2) throw Error("export-animation: needs a 2D model");
+    r.data = session_->data();
+    r.caption = view_caption();
+  }
   if (o.kind == AnimationKind::Eta) {
     o.etas.clear();
     for (int k = 0; k < frames; ++k) o.etas.push_back(double(k) / (frames - 1));

@@ -20,7 +20,7 @@
 //                               PATH ending in .png, .svg or .pdf
 //   export-csv KIND PATH        KIND: trajectories | samples | nll | loss | eval-history | w2
 //   export-viewport PATH        the viewport alone as PNG
-//   export-animation KIND PATH [FRAMES]   KIND: time | eta; PATH .mp4, .webm or .gif: rendered
+//   export-animation KIND PATH [FRAMES]   KIND: time | eta | training; PATH .mp4, .webm or .gif: rendered
 //                               in the background (wait-animation waits for it)
 //   screenshot PATH             the whole window as PNG
 //   frames N                    let N frames pass

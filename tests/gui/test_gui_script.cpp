@@ -285,9 +285,9 @@ TEST_CASE("lr = 10 in the window: no NaN samples, and wait-eval returns") {
 }
 
 TEST_CASE("animation export from the window: an eta morph in the background, bad paths refused") {
-  // Issue 12: Export → Animation / export-animation renders the viewed model's η morph in the
-  // background; the file decodes with the requested frames; a bad extension is an error of
-  // its line (expect-error), before any work.
+  // Issue 12: Export → Animation / export-animation renders the viewed model's η morph (and a
+  // fresh network's training) in the background; the files decode with the requested frames;
+  // a bad extension is an error of its line (expect-error), before any work.
   const std::string dir = fresh_dir("animation");
   const std::string script = dir + "/animation.script";
   {
@@ -297,6 +297,8 @@ TEST_CASE("animation export from the window: an eta morph in the background, bad
       << "set eval-points 16\n"
       << "export-animation eta " << dir << "/morph.mp4 6\n"
       << "expect-error export-animation eta " << dir << "/morph.avi\n"
+      << "wait-animation\n"
+      << "export-animation training " << dir << "/training.gif 3\n"
       << "wait-animation\n"
       << "quit\n";
   }
@@ -309,4 +311,7 @@ TEST_CASE("animation export from the window: an eta morph in the background, bad
   CHECK(v.width == 640);
   CHECK(v.height == 360);
   CHECK_FALSE(fs::exists(dir + "/morph.avi"));
+  const diffpath::VideoInfo t = diffpath::probe_video(dir + "/training.gif");  // a fresh network
+  CHECK(t.codec == "gif");
+  CHECK(t.frames == 3);
 }
