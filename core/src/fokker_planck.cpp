@@ -24,9 +24,9 @@
 // with point-value face fluxes the 2D scheme is second order. Positivity: the face value is
 // clamped to [0, 2 q_i] (inactive where q changes by less than O(1) per cell), so a
 // forward-Euler step loses at most 2 dτ/h · (Σ outgoing face speeds) · q_i, and
-// dτ ≤ h / (2 max Σ_out |u|) keeps q ≥ 0. SSP-RK2 (Heun), a convex combination of two such
-// steps, keeps it and is second order in τ. Velocities at the two stage times come from the
-// score interpolated in t (below) with f and g² exact.
+// dτ ≤ h / (2 max Σ_out |u|) keeps q ≥ 0. SSP-RK(4,2), convex combinations of four such
+// steps of dτ/3, keeps it for a substep of three bounds and is second order in τ. Velocities
+// at the stage times come from the score interpolated in t (below) with f and g² exact.
 //
 // Diffusion. Per axis the fourth-order finite-volume Laplacian: the face gradient from cell
 // averages (15 (q̄_{i+1} − q̄_i) − (q̄_{i+2} − q̄_{i−1}))/(12h), so Δ_h q̄ = (−q̄_{i+2} + 16 q̄_{i+1}
@@ -661,7 +661,7 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
   // Advances η index e from t_a down to t_b (a node interval), s from `si`. Substeps: uniform
   // in t for η = 0; for η > 0 uniform in the clock C = ∫ g² dt, so every substep has the same
   // diffusion θ = η/2 ΔC and one heat matrix serves the interval. Each substep is Strang:
-  // heat(θ/2), transport (SSP-RK2), heat(θ/2).
+  // heat(θ/2), transport (SSP-RK(4,2)), heat(θ/2).
   Velocity ua, ub, um, uc;
   Grid q1, q2, scratch;
   auto transport_piece = [&](int e, double t_a, double t_b, const ScoreInterp& si) -> bool {
