@@ -39,9 +39,11 @@
 // order). The operator is diagonal in the cosine basis V_ik = c_k cos(π k (i+½)/N),
 // λ_k = −(4/h²)(s² + s⁴/3), s = sin(πk/2N), so exp(θΔ_h) = E ⊗ E with E = V diag(e^{λθ}) Vᵀ:
 // q ← E q Eᵀ, exact for any θ, stable for any g², columns summing to 1 (mass kept exactly).
-// Unlike the 5-point kernel it has small negative lobes, so it can make q negative where q
-// falls by more than ~16× per cell (far tails, unresolved modes); those values are clipped and
-// the clipped mass reported (measured: ≤ 5e-11 on the shipped network, 0 on the Gaussian).
+// Unlike the 5-point kernel (a random walk's transition matrix: entries ≥ 0) it has small
+// negative lobes, which make q negative where q falls by more than ~16× per cell (far tails
+// against a wall, unresolved modes: measured on the shipped network's overlay grid, 338 cells
+// at −inf and 5e-6 of the mass lost to clipping). There the 5-point value is used instead
+// (apply_heat), so q ≥ 0 holds and the smooth bulk keeps the fourth-order kernel.
 // θ is the exact integral ∫ D dτ = η/2 ∫ g² dt = η log(α(t₂)/α(t₁)) (g² = −2f for VP schedules).
 // Strang splitting per transport substep, D(θ/2) A D(θ/2), so the splitting error is
 // O(dτ²) and falls with the grid like everything else (a splitting step fixed in advance left
@@ -102,7 +104,8 @@ struct Geometry {
   double L = 0, h = 0;
   Vec xc;                            // cell centres (same for x and y)
   Eigen::MatrixXd V;                 // cosine eigenbasis of the zero-flux Laplacian (per axis)
-  Vec lambda;                        // its eigenvalues
+  Vec lambda;                        // eigenvalues of the fourth-order Laplacian
+  Vec lambda5;                       // and of the 5-point one (positive kernel)
 };
 
 // s_θ on every cell centre at one time: rows 0, 1 = s_x, s_y; column i + N j.
@@ -358,20 +361,24 @@ double clip_and_mass(const Geometry& g, Grid& q, EtaReport& rep) {
 // directly (N (2B+1) sums of N terms instead of a dense N³ product) and each column rescaled
 // to sum 1, so the truncated operator keeps the mass exactly; a substep's heat then costs
 // 2 N² (2B+1). A kernel wider than N/3 stays dense.
-struct Heat {
-  double theta = 0;
+struct Kernel {
   Eigen::MatrixXd E, Et;   // E and its transpose (dense kernels)
   Eigen::MatrixXd diag;    // banded: diag(i, B + d) = E(i, i + d) (0 outside the grid)
   int band = 0;
   bool dense = false;
 };
 
-Heat make_heat(const Geometry& g, double theta) {
-  Heat H;
-  H.theta = theta;
-  if (!(theta > 0)) return H;
+// The two operators of one heat step: the fourth-order one, and the positive 5-point one for
+// the cells where the fourth-order kernel's negative lobes bite (apply_heat).
+struct Heat {
+  double theta = 0;
+  Kernel fourth, second;
+};
+
+Kernel make_kernel(const Geometry& g, const Vec& lambda, double theta) {
+  Kernel H;
   const int N = g.n;
-  const Vec e = (g.lambda * theta).array().exp();
+  const Vec e = (lambda * theta).array().exp();
   const Eigen::MatrixXd VdT = e.asDiagonal() * g.V.transpose();   // column i: e ∘ V(i, :)ᵀ
   const Eigen::MatrixXd VT = g.V.transpose();
   auto entry = [&](int i, int k) { return VdT.col(i).dot(VT.col(k)); };
@@ -413,11 +420,20 @@ Heat make_heat(const Geometry& g, double theta) {
   return H;
 }
 
-// q ← E q Eᵀ, see the derivation above and make_heat. `tmp` is scratch.
-void apply_heat(const Geometry& g, const Heat& H, Grid& q, Grid& tmp, EtaReport& rep) {
-  if (!(H.theta > 0)) return;
+Heat make_heat(const Geometry& g, double theta) {
+  Heat H;
+  H.theta = theta;
+  if (!(theta > 0)) return H;
+  H.fourth = make_kernel(g, g.lambda, theta);
+  H.second = make_kernel(g, g.lambda5, theta);
+  return H;
+}
+
+// out = E in Eᵀ (E symmetric up to the band's renormalisation). `tmp` is scratch.
+void apply_kernel(const Geometry& g, const Kernel& H, const Grid& in, Grid& tmp, Grid& out) {
   const int N = g.n, B = H.band;
   tmp.resize(N, N);
+  out.resize(N, N);
   if (H.dense) {
     const int blocks = std::max(1, std::min(N / 16, 4 * g.threads));
     auto block = [&](int b, int& start, int& len) {
@@ -428,41 +444,62 @@ void apply_heat(const Geometry& g, const Heat& H, Grid& q, Grid& tmp, EtaReport&
       for (int b = begin; b < end; ++b) {
         int s, l;
         block(b, s, l);
-        tmp.middleCols(s, l).noalias() = H.E * q.middleCols(s, l);
+        tmp.middleCols(s, l).noalias() = H.E * in.middleCols(s, l);
       }
     });
     g.team->run(blocks, [&](int begin, int end) {
       for (int b = begin; b < end; ++b) {
         int s, l;
         block(b, s, l);
-        q.middleRows(s, l).noalias() = tmp.middleRows(s, l) * H.Et;
+        out.middleRows(s, l).noalias() = tmp.middleRows(s, l) * H.Et;
       }
     });
-  } else {
-    // Along y: tmp(:, j) = Σ_d E(j, j + d) q(:, j + d); along x, diagonal by diagonal:
-    // q(i, j) = Σ_d E(i, i + d) tmp(i + d, j). Both are axpys over contiguous columns.
-    g.team->run(N, [&](int begin, int end) {
-      for (int j = begin; j < end; ++j) {
-        auto col = tmp.col(j);
-        col.setZero();
-        for (int d = std::max(-B, -j); d <= std::min(B, N - 1 - j); ++d)
-          col.noalias() += H.diag(j, B + d) * q.col(j + d);
-      }
-    });
-    g.team->run(N, [&](int begin, int end) {
-      for (int j = begin; j < end; ++j) {
-        double* out = &q(0, j);
-        const double* in = &tmp(0, j);
-        std::fill(out, out + N, 0.0);
-        for (int d = -B; d <= B; ++d) {
-          const double* w = &H.diag(0, B + d);
-          const int i0 = std::max(0, -d), i1 = std::min(N, N - d);
-          for (int i = i0; i < i1; ++i) out[i] += w[i] * in[i + d];
-        }
-      }
-    });
+    return;
   }
+  // Along y: tmp(:, j) = Σ_d E(j, j + d) in(:, j + d); along x, diagonal by diagonal:
+  // out(i, j) = Σ_d E(i, i + d) tmp(i + d, j). Both are axpys over contiguous columns.
+  g.team->run(N, [&](int begin, int end) {
+    for (int j = begin; j < end; ++j) {
+      auto col = tmp.col(j);
+      col.setZero();
+      for (int d = std::max(-B, -j); d <= std::min(B, N - 1 - j); ++d)
+        col.noalias() += H.diag(j, B + d) * in.col(j + d);
+    }
+  });
+  g.team->run(N, [&](int begin, int end) {
+    for (int j = begin; j < end; ++j) {
+      double* o = &out(0, j);
+      const double* t = &tmp(0, j);
+      std::fill(o, o + N, 0.0);
+      for (int d = -B; d <= B; ++d) {
+        const double* w = &H.diag(0, B + d);
+        const int i0 = std::max(0, -d), i1 = std::min(N, N - d);
+        for (int i = i0; i < i1; ++i) o[i] += w[i] * t[i + d];
+      }
+    }
+  });
+}
+
+// q ← E q Eᵀ with the fourth-order kernel. Where that leaves a cell below half the positive
+// 5-point kernel's value — only where q falls by more than ~16× per cell, so never in the
+// smooth bulk — the 5-point value is taken, and the grid rescaled to the mass it had (both
+// kernels keep it; the mix changes it by about the replaced cells' share, ~1e-6 at most).
+// `tmp`, `q4`, `q2` are scratch.
+void apply_heat(const Geometry& g, const Heat& H, Grid& q, Grid& tmp, Grid& q4, Grid& q2,
+                EtaReport& rep) {
+  if (!(H.theta > 0)) return;
   ++rep.diffusion_steps;
+  apply_kernel(g, H.fourth, q, tmp, q4);
+  if (q4.minCoeff() >= 0) {
+    std::swap(q, q4);
+    return;
+  }
+  ++rep.heat_fallbacks;
+  apply_kernel(g, H.second, q, tmp, q2);
+  const double before = q.sum();
+  q = (q4.array() >= 0.5 * q2.array()).select(q4, q2);
+  const double after = q.sum();
+  if (after > 0) q *= before / after;
 }
 
 // log q at the cell centres from the cell averages (second-order centre correction).
@@ -596,10 +633,12 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
   for (int i = 0; i < N; ++i) g.xc(i) = -g.L + (i + 0.5) * g.h;
   g.V.resize(N, N);
   g.lambda.resize(N);
+  g.lambda5.resize(N);
   for (int k = 0; k < N; ++k) {
     const double ck = std::sqrt((k == 0 ? 1.0 : 2.0) / N);
     for (int i = 0; i < N; ++i) g.V(i, k) = ck * std::cos(M_PI * k * (i + 0.5) / N);
     const double sn = std::sin(M_PI * k / (2.0 * N));
+    g.lambda5(k) = -4.0 / (g.h * g.h) * sn * sn;
     g.lambda(k) = -4.0 / (g.h * g.h) * (sn * sn + sn * sn * sn * sn / 3.0);
   }
 
@@ -663,7 +702,7 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
   // diffusion θ = η/2 ΔC and one heat matrix serves the interval. Each substep is Strang:
   // heat(θ/2), transport (SSP-RK(4,2)), heat(θ/2).
   Velocity ua, ub, um, uc;
-  Grid q1, q2, scratch;
+  Grid q1, q2, scratch, q4, q5;
   auto transport_piece = [&](int e, double t_a, double t_b, const ScoreInterp& si) -> bool {
     const double eta = opt.etas[e];
     EtaReport& rep = res.reports[e];
@@ -716,7 +755,7 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
       if (s > 0) std::swap(*v[0], *v[3]);   // the previous end velocity is this start velocity
       const VelocityAt u1(g, sch, eta, ts[s] - d, si, *v[1]), u2(g, sch, eta, ts[s] - 2 * d, si, *v[2]),
           u3(g, sch, eta, ts[s + 1], si, *v[3]);
-      apply_heat(g, s == 0 ? half : full, Q[e], scratch, rep);
+      apply_heat(g, s == 0 ? half : full, Q[e], scratch, q4, q5, rep);
       transport_stage(g, Q[e], 0.0, Q[e], 1.0, d, *v[0], q1, [&](int j) { u1.column(j); });
       transport_stage(g, q1, 0.0, q1, 1.0, d, *v[1], q2, [&](int j) { u2.column(j); });
       transport_stage(g, q2, 0.0, q2, 1.0, d, *v[2], q1, [&](int j) { u3.column(j); });
@@ -725,7 +764,7 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
       });
       std::swap(Q[e], q2);
       if (last) {
-        apply_heat(g, half, Q[e], scratch, rep);
+        apply_heat(g, half, Q[e], scratch, q4, q5, rep);
         clip_and_mass(g, Q[e], rep);
       } else {
         cm.finish(g, rep);

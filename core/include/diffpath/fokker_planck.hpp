@@ -16,8 +16,9 @@
 //     Step dτ ≤ 3 · cfl · h / (2 · max outflow speed), which keeps q ≥ 0;
 //   - diffusion: the exact heat semigroup exp(θ Δ_h) of the zero-flux fourth-order
 //     finite-volume Laplacian (θ = ∫ D dτ in closed form), applied in the cosine eigenbasis:
-//     mass-conserving, stable for any g² (the cosine schedule has g² ≈ 2000 at Tmax); its
-//     small negative lobes can only bite where q falls by > 16× per cell (clipped, reported).
+//     mass-conserving, stable for any g² (the cosine schedule has g² ≈ 2000 at Tmax); where
+//     its small negative lobes bite (q falling by > 16× per cell) the positive 5-point
+//     kernel's value is used, so q ≥ 0;
 //     Strang-split from the advection at every advection substep (for η > 0 the substeps are
 //     uniform in ∫ g² dt);
 //   - the score s_θ is evaluated on the cell centres at adaptively chosen nodes t_k only and
@@ -44,7 +45,7 @@
 //
 // Accuracy, measured on the wrong-score Gaussian (tests, bench): sup error of log q in the 3σ
 // disc of the data ≤ 7e-4 at 256² for η ∈ [0, 1], order ≈ 3 from 128² (bench_fokker_planck);
-// mass 1 to 1e-13; q ≥ 0 (negatives clipped and reported as clipped_mass).
+// mass 1 to 1e-13; q ≥ 0.
 // Cost: substeps ∝ grid size × max |∇u| over the domain (the CFL bound holds everywhere,
 // also in the far field where a network's score is steep and q ≈ 0), score nodes ∝
 // node_tol^(−1/4) (a trained network's score is rough in t: ~120 nodes at 2e-3, ~180 at 2e-4).
@@ -90,6 +91,7 @@ struct EtaReport {
   double clipped_mass = 0;        // total |negative round-off| set to 0
   long substeps = 0;              // advection steps
   long diffusion_steps = 0;       // applications of the heat semigroup
+  long heat_fallbacks = 0;        // of which used the 5-point kernel in steep cells (q ≥ 0)
   double seconds = 0;             // time in this η's PDE work (not the score)
 };
 
