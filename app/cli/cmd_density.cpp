@@ -220,6 +220,7 @@ void run_density(const DensityOptions& o) {
                        {"clipped_mass", rep.clipped_mass},
                        {"substeps", rep.substeps},
                        {"diffusion_steps", rep.diffusion_steps},
+                       {"heat_fallbacks", rep.heat_fallbacks},
                        {"seconds", rep.seconds}});
   if (o.json) {
     nlohmann::json j = {{"score", model->spec()},
