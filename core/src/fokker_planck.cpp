@@ -550,6 +550,45 @@ std::vector<double> model_widths(const Geometry& g, const Points& S) {
   return w;
 }
 
+// The node controller's error measure: the largest |divided difference| of the node scores
+// over the cells with mass (q within ~14 nats of the peak, any η: the picture shows 12): the
+// third one through S[0 … 3] at t[0 … 3], or without S[0] the second one through the last
+// three. One pass, no temporaries.
+double max_divided_difference(const Geometry& g, const Points* const S[4], const double t[4],
+                              const std::vector<Grid>& Q) {
+  const int N = g.n;
+  double peak = 0;
+  for (const Grid& q : Q) peak = std::max(peak, q.maxCoeff());
+  const double floor_q = 1e-6 * peak;
+  const bool four = S[0] != nullptr;
+  std::vector<double> col(N, 0.0);
+  g.team->run(N, [&](int begin, int end) {
+    for (int j = begin; j < end; ++j) {
+      double m = 0;
+      for (int i = 0; i < N; ++i) {
+        const Eigen::Index c = i + Eigen::Index(N) * j;
+        bool mass = false;
+        for (const Grid& q : Q) mass = mass || q.data()[c] > floor_q;
+        if (!mass) continue;
+        for (int k = 0; k < 2; ++k) {
+          const double f12 = ((*S[2])(k, c) - (*S[1])(k, c)) / (t[2] - t[1]);
+          const double f23 = ((*S[3])(k, c) - (*S[2])(k, c)) / (t[3] - t[2]);
+          const double f123 = (f23 - f12) / (t[3] - t[1]);
+          double dd = f123;
+          if (four) {
+            const double f01 = ((*S[1])(k, c) - (*S[0])(k, c)) / (t[1] - t[0]);
+            const double f012 = (f12 - f01) / (t[2] - t[0]);
+            dd = (f123 - f012) / (t[3] - t[0]);
+          }
+          m = std::max(m, std::abs(dd));
+        }
+      }
+      col[size_t(j)] = m;
+    }
+  });
+  return *std::max_element(col.begin(), col.end());
+}
+
 void resolution_report(const Geometry& g, const std::vector<double>& widths, const Grid& q,
                        double min_width_cells, DensityGrid& out) {
   const size_t n = widths.size();
@@ -808,30 +847,13 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
     }
     if (!std::isnan(t_prev)) {
       const double h1 = t_prev - t_cur, h2 = t_cur - t_next;
-      // Cells with mass (any η).
-      Grid qmax = Q[0];
-      for (int e = 1; e < ne; ++e) qmax = qmax.cwiseMax(Q[e]);
-      // Where log q is worth resolving: within ~14 nats of the peak (the picture shows 12).
-      const double floor_q = 1e-6 * qmax.maxCoeff();
-      const Points f12 = (S_cur - S_prev) / (t_cur - t_prev), f23 = (S_next - S_cur) / (t_next - t_cur);
-      const Points f123 = (f23 - f12) / (t_next - t_prev);
-      Points dd;  // the highest divided difference available
-      double weight;  // ∫ |nodal polynomial| over the interval
-      int order;
-      if (!std::isnan(t_pp)) {
-        const Points f01 = (S_prev - S_pp) / (t_prev - t_pp);
-        const Points f012 = (f12 - f01) / (t_cur - t_pp);
-        dd = (f123 - f012) / (t_next - t_pp);
-        weight = h1 * h2 * h2 * h2 / 6.0 + h2 * h2 * h2 * h2 / 12.0;
-        order = 4;
-      } else {  // two intervals only: the linear interpolant's bound (conservative)
-        dd = f123;
-        weight = h2 * h2 * h2 / 6.0;
-        order = 3;
-      }
-      double worst = 0;
-      for (Eigen::Index c = 0; c < dd.cols(); ++c)
-        if (qmax.data()[c] > floor_q) worst = std::max(worst, dd.col(c).cwiseAbs().maxCoeff());
+      const bool four = !std::isnan(t_pp);   // else two intervals only: the linear bound
+      const Points* nodes[4] = {four ? &S_pp : nullptr, &S_prev, &S_cur, &S_next};
+      const double times[4] = {t_pp, t_prev, t_cur, t_next};
+      const double worst = max_divided_difference(g, nodes, times, Q);
+      // ∫ |nodal polynomial| over the interval (conservative for the linear case).
+      const double weight = four ? h1 * h2 * h2 * h2 / 6.0 + h2 * h2 * h2 * h2 / 12.0 : h2 * h2 * h2 / 6.0;
+      const int order = four ? 4 : 3;
       const double w = 0.5 * (1 + eta_max) * std::max(sch.g2(t_cur), sch.g2(t_next));
       const double err = w * weight * worst / g.h;
       const double factor =
