@@ -45,8 +45,8 @@ struct AnimationOptions {
   VideoOptions video;
 };
 
-/// The η morph's trails are recorded at this many frames (the sampler's stride is
-/// steps / this): enough for smooth curves at any step count.
+/// The η morph's and the training's trails are recorded at this many frames (the sampler's
+/// stride is steps / this): enough for smooth curves at any step count.
 inline constexpr int kMorphTrailFrames = 50;
 
 struct AnimationReport {
