@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "diffpath/eta_model.hpp"
 #include "diffpath/parallel.hpp"
@@ -362,7 +363,7 @@ double clip_and_mass(const Geometry& g, Grid& q, EtaReport& rep) {
 // to sum 1, so the truncated operator keeps the mass exactly; a substep's heat then costs
 // 2 N² (2B+1). A kernel wider than N/3 stays dense.
 struct Kernel {
-  Eigen::MatrixXd E, Et;   // E and its transpose (dense kernels)
+  Eigen::MatrixXd E, Et;   // dense kernels: E and its transpose
   Eigen::MatrixXd diag;    // banded: diag(i, B + d) = E(i, i + d) (0 outside the grid)
   int band = 0;
   bool dense = false;
@@ -372,7 +373,8 @@ struct Kernel {
 // the cells where the fourth-order kernel's negative lobes bite (apply_heat).
 struct Heat {
   double theta = 0;
-  Kernel fourth, second;
+  Kernel fourth;
+  std::optional<Kernel> second;   // built when first needed (most steps never need it)
 };
 
 Kernel make_kernel(const Geometry& g, const Vec& lambda, double theta) {
@@ -403,20 +405,17 @@ Kernel make_kernel(const Geometry& g, const Vec& lambda, double theta) {
     H.Et = H.E.transpose();
     return H;
   }
-  H.E = Eigen::MatrixXd::Zero(N, N);
+  // Column k of E holds E(i, k) = diag(i, B + k − i) for |i − k| ≤ B.
   const int B = H.band;
+  H.diag = Eigen::MatrixXd::Zero(N, 2 * B + 1);
   g.team->run(N, [&](int begin, int end) {
     for (int k = begin; k < end; ++k) {
       const int i0 = std::max(0, k - B), i1 = std::min(N - 1, k + B);
       double sum = 0;
-      for (int i = i0; i <= i1; ++i) sum += (H.E(i, k) = entry(i, k));
-      H.E.col(k).segment(i0, i1 - i0 + 1) /= sum;
+      for (int i = i0; i <= i1; ++i) sum += (H.diag(i, B + k - i) = entry(i, k));
+      for (int i = i0; i <= i1; ++i) H.diag(i, B + k - i) /= sum;
     }
   });
-  H.diag = Eigen::MatrixXd::Zero(N, 2 * B + 1);
-  for (int i = 0; i < N; ++i)
-    for (int d = -B; d <= B; ++d)
-      if (i + d >= 0 && i + d < N) H.diag(i, B + d) = H.E(i, i + d);
   return H;
 }
 
@@ -425,7 +424,6 @@ Heat make_heat(const Geometry& g, double theta) {
   H.theta = theta;
   if (!(theta > 0)) return H;
   H.fourth = make_kernel(g, g.lambda, theta);
-  H.second = make_kernel(g, g.lambda5, theta);
   return H;
 }
 
@@ -485,7 +483,7 @@ void apply_kernel(const Geometry& g, const Kernel& H, const Grid& in, Grid& tmp,
 // smooth bulk — the 5-point value is taken, and the grid rescaled to the mass it had (both
 // kernels keep it; the mix changes it by about the replaced cells' share, ~1e-6 at most).
 // `tmp`, `q4`, `q2` are scratch.
-void apply_heat(const Geometry& g, const Heat& H, Grid& q, Grid& tmp, Grid& q4, Grid& q2,
+void apply_heat(const Geometry& g, Heat& H, Grid& q, Grid& tmp, Grid& q4, Grid& q2,
                 EtaReport& rep) {
   if (!(H.theta > 0)) return;
   ++rep.diffusion_steps;
@@ -495,7 +493,8 @@ void apply_heat(const Geometry& g, const Heat& H, Grid& q, Grid& tmp, Grid& q4, 
     return;
   }
   ++rep.heat_fallbacks;
-  apply_kernel(g, H.second, q, tmp, q2);
+  if (!H.second) H.second = make_kernel(g, g.lambda5, H.theta);
+  apply_kernel(g, *H.second, q, tmp, q2);
   const double before = q.sum();
   q = (q4.array() >= 0.5 * q2.array()).select(q4, q2);
   const double after = q.sum();
@@ -775,7 +774,7 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
     }
     // Consecutive Strang halves merge, D(θ/2) A D(θ/2) D(θ/2) A D(θ/2) = D(θ/2) A D(θ) A D(θ/2):
     // one heat application per substep, a half one at each end of the interval.
-    const Heat half = make_heat(g, 0.5 * theta), full = make_heat(g, theta);
+    Heat half = make_heat(g, 0.5 * theta), full = make_heat(g, theta);
     // SSP-RK(4,2) in τ, four forward-Euler stages of dτ/3 at τ, τ + dτ/3, τ + 2dτ/3, τ + dτ:
     //   q1 = q + dτ/3 L(q), q2 = q1 + dτ/3 L(q1), q3 = q2 + dτ/3 L(q2),
     //   q ← ¼ q + ¾ (q3 + dτ/3 L(q3)).
