@@ -115,6 +115,22 @@ TEST_CASE("trails: coloured by time along the path, or by the particle's action"
   check_near(pixel(by_action, column_of(1.3), 32), over_background(c.r, c.g, c.b, c.a));
 }
 
+TEST_CASE("a diverged path point (NaN, 1e300) breaks its trail there; the rest is drawn") {
+  SampleResult r = straight_path();
+  r.frames[2](0, 0) = NAN;
+  r.frames[5](1, 0) = 1e300;
+  const Scene s = trail_scene(r);
+  std::vector<uint8_t> img;
+  REQUIRE_NOTHROW(img = render_scene_rgba(s));
+  const Color c = trail_color(TrailColor::Time, 7.5 / 8, 0.5, 1.0);
+  check_near(pixel(img, column_of(1.3), 32), over_background(c.r, c.g, c.b, c.a));
+  int stray = 0;  // nothing off the trail's row: no line towards a non-point
+  for (int y = 0; y < kSize; ++y)
+    for (int x = 0; x < kSize; ++x) stray += (y < 31 || y > 33) && pixel(img, x, y) != pixel(img, 0, 0);
+  CHECK(stray == 0);
+  CHECK_NOTHROW(render_scene_svg(s));
+}
+
 TEST_CASE("a trail shows the part travelled by t and ends at its particle") {
   SampleResult r = straight_path();
   Scene s = trail_scene(r);

@@ -77,6 +77,9 @@ struct Pixels {
   bool inside(double px, double py, double margin) const {
     return px > -margin && py > -margin && px < c.width + margin && py < c.height + margin;
   }
+  // Finite and within Cairo's fixed-point range with room: a diverged path (an untrained
+  // network's) must not put the context into an error state.
+  bool drawable(double px, double py) const { return inside(px, py, 1e5); }
 };
 
 void set_color(cairo_t* cr, const std::array<float, 4>& c) { cairo_set_source_rgba(cr, c[0], c[1], c[2], c[3]); }
@@ -114,17 +117,16 @@ void draw_trails(cairo_t* cr, const Pixels& px, const Scene& s) {
       const size_t f0 = size_t(b) * (nf - 1) / kBins, f1 = size_t(b + 1) * (nf - 1) / kBins;
       if (f1 == f0) continue;
       if (r.frame_times[f0] < s.t - 1e-9) break;  // not travelled yet
-      int count = 0;
+      int count = 0;  // points of the current sub-path: a point that cannot be drawn ends it
       bool cut = false;
       for (size_t f = f0; f <= f1; ++f) {
-        double x = r.frames[f](0, p), y = r.frames[f](1, p);
         cut = r.frame_times[f] < s.t - 1e-9;
-        if (cut) {
-          if (!ends_at_particle) break;
-          x = (*s.particles)(0, p), y = (*s.particles)(1, p);
-        }
-        if (count++ == 0) cairo_move_to(cr, px.x(x), px.y(y));
-        else cairo_line_to(cr, px.x(x), px.y(y));
+        if (cut && !ends_at_particle) break;
+        const Points& at = cut ? *s.particles : r.frames[f];
+        const double x = px.x(at(0, p)), y = px.y(at(1, p));
+        if (!px.drawable(x, y)) count = 0;
+        else if (count++ == 0) cairo_move_to(cr, x, y);
+        else cairo_line_to(cr, x, y);
         if (cut) break;
       }
       const double progress = (s.t_max - 0.5 * (r.frame_times[f0] + r.frame_times[f1])) / tspan;
