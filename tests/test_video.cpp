@@ -133,6 +133,47 @@ TEST_CASE("MP4, WebM and GIF: the decoded file has the requested codec, size, ra
   }
 }
 
+TEST_CASE("GIF: the palette of the first frame and the hint covers colours that come later") {
+  // Streamed, the palette is fixed by the first frame: a clip that turns from reds to greens
+  // keeps its greens only if the hint (here its last frame) brought them.
+  const int w = 160, h = 120;
+  auto ramp = [&](int channel) {
+    std::vector<uint8_t> rgba(size_t(w) * h * 4, 0);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        uint8_t* p = &rgba[(size_t(y) * w + x) * 4];
+        p[channel] = uint8_t(40 + x * 215 / w);
+        p[2] = uint8_t(y * 255 / h / 4);
+        p[3] = 255;
+      }
+    return rgba;
+  };
+  const std::vector<uint8_t> reds = ramp(0), greens = ramp(1);
+  VideoOptions o;
+  o.width = w;
+  o.height = h;
+  o.fps = 10;
+  double d[2];
+  for (bool hint : {false, true}) {
+    const std::string path = tmp(hint ? "hinted.gif" : "unhinted.gif");
+    VideoWriter writer(path, o);
+    if (hint) writer.set_palette_hint(greens);
+    writer.write_rgba(reds);
+    writer.write_rgba(greens);
+    writer.finish();
+    const VideoInfo v = probe_video(path);
+    CHECK(v.frames == 2);
+    d[hint] = mean_abs_diff(v.last_rgba, greens);
+    CHECK(mean_abs_diff(v.first_rgba, reds) < 12.0);
+  }
+  MESSAGE("GIF, the later greens: mean |Δ| " << d[0] << " without the hint, " << d[1] << " with it");
+  CHECK(d[1] < 12.0);
+  CHECK(d[0] > 3 * d[1]);
+  VideoWriter late(tmp("late.gif"), o);
+  late.write_rgba(reds);
+  CHECK_THROWS_AS(late.set_palette_hint(greens), Error);  // after the first frame: too late
+}
+
 TEST_CASE("bad input is a one-line error before any work; an unfinished writer leaves nothing") {
   VideoOptions o;
   o.width = 320;

@@ -132,7 +132,14 @@ struct FrameSink {
   VideoWriter& writer;
   AnimationReport& rep;
   const std::function<void(double)>& progress;
+  bool gif = false;
   SceneRenderer renderer;
+
+  // A GIF's palette is fixed by its first frame: a scene known in advance with the colours
+  // still to come (the clip's last) joins it.
+  void palette_hint(const Scene& scene) {
+    if (gif) writer.set_palette_hint(renderer.render(scene));
+  }
 
   void emit(const Scene& scene, double done) {
     auto t0 = Clock::now();
@@ -165,6 +172,10 @@ bool time_flow(const ScoreModel& model, const Schedule& schedule, const Points& 
   set_action_range(scene, r.action);
   scene.camera = clip_camera(sets, o);
   scene.style = o.style;
+  scene.particles = &r.frames.back();
+  scene.t = r.frame_times.back();
+  scene.legend = scene_legend(caption, o.etas.front(), scene.t);
+  sink.palette_hint(scene);
   const size_t F = r.frames.size(), shown = std::min(F, size_t(o.frames));
   for (size_t j = 0; j < shown; ++j) {
     if (cancel && cancel->load()) return false;
@@ -211,7 +222,15 @@ bool eta_morph(const ScoreModel& model, const Schedule& schedule, const Points& 
         cancelled = true;
         break;
       }
-      if (i == 0) scene.camera = clip_camera({&data, &run.samples, &last.samples}, o);
+      if (i == 0) {
+        scene.camera = clip_camera({&data, &run.samples, &last.samples}, o);
+        Scene at_last = scene;
+        at_last.paths = &last;
+        at_last.particles = &last.samples;
+        set_action_range(at_last, last.action);
+        at_last.legend = scene_legend(caption, o.etas.back(), scene.t);
+        sink.palette_hint(at_last);
+      }
       scene.paths = &run;
       scene.particles = &run.samples;
       set_action_range(scene, run.action);
@@ -235,7 +254,7 @@ AnimationReport write_animation(const ScoreModel& model, const Schedule& schedul
   const auto start = Clock::now();
   VideoWriter writer(path, o.video);  // a bad path, size or fps fails here, before sampling
   AnimationReport rep;
-  FrameSink sink{writer, rep, progress, {}};
+  FrameSink sink{writer, rep, progress, video_format_for_path(path) == VideoFormat::Gif, {}};
   const bool done = o.kind == AnimationKind::Time ? time_flow(model, schedule, data, caption, o, cancel, sink)
                                                   : eta_morph(model, schedule, data, caption, o, cancel, sink);
   if (!done) {
@@ -262,7 +281,7 @@ AnimationReport write_training_animation(const TrainConfig& config, const std::s
   check_2d(trainer.dim());
   const Points& data = trainer.data();
   AnimationReport rep;
-  FrameSink sink{writer, rep, progress, {}};
+  FrameSink sink{writer, rep, progress, video_format_for_path(path) == VideoFormat::Gif, {}};
   struct Snapshot {
     SampleResult run;
     int64_t step = 0;

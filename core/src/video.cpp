@@ -18,6 +18,7 @@ extern "C" {
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -63,30 +64,48 @@ struct VideoWriter::Impl {
   }
   ~Impl() { close(!finished_); }
 
-  void write_rgba(const uint8_t* rgba) {
-    if (finished_) throw Error("video: " + path_ + ": already finished");
-    // Frame buffers come from a pool: a fresh 4 MB buffer per frame costs its page faults
-    // every time (palettegen holds its frames until the end and takes more from the pool).
+  // An RGBA frame from the pool: a fresh 4 MB buffer per frame would cost its page faults
+  // every time.
+  AVFrame* make_frame(const uint8_t* rgba, int64_t pts) {
     const int linesize = FFALIGN(o_.width * 4, 64);
     if (!pool_) pool_ = av_buffer_pool_init(size_t(linesize) * o_.height, nullptr);
-    AVFrame* in = av_frame_alloc();
-    in->format = AV_PIX_FMT_RGBA;
-    in->width = o_.width;
-    in->height = o_.height;
-    in->pts = frames_;
-    in->buf[0] = av_buffer_pool_get(pool_);
-    if (!in->buf[0]) {
-      av_frame_free(&in);
+    AVFrame* f = av_frame_alloc();
+    f->format = AV_PIX_FMT_RGBA;
+    f->width = o_.width;
+    f->height = o_.height;
+    f->pts = pts;
+    f->buf[0] = av_buffer_pool_get(pool_);
+    if (!f->buf[0]) {
+      av_frame_free(&f);
       throw Error("video: " + path_ + ": out of memory for a frame");
     }
-    in->data[0] = in->buf[0]->data;
-    in->linesize[0] = linesize;
+    f->data[0] = f->buf[0]->data;
+    f->linesize[0] = linesize;
     for (int y = 0; y < o_.height; ++y)
       std::copy(rgba + size_t(y) * o_.width * 4, rgba + size_t(y + 1) * o_.width * 4,
-                in->data[0] + size_t(y) * in->linesize[0]);
-    ++frames_;
-    check(av_buffersrc_add_frame(src_, in), "filter input");
-    av_frame_free(&in);
+                f->data[0] + size_t(y) * f->linesize[0]);
+    return f;
+  }
+
+  void add(AVFilterContext* src, AVFrame* f, const char* what) {
+    const int e = av_buffersrc_add_frame(src, f);
+    av_frame_free(&f);
+    check(e, what);
+  }
+
+  void write_rgba(const uint8_t* rgba) {
+    if (finished_) throw Error("video: " + path_ + ": already finished");
+    if (palette_src_) {
+      // GIF: the palette from the hint and the first frame, known now, so every frame can be
+      // encoded as it comes (a palette of the whole clip would hold all of it in memory).
+      int64_t pts = 0;
+      if (!palette_hint_.empty()) add(palette_src_, make_frame(palette_hint_.data(), pts++), "palette input");
+      add(palette_src_, make_frame(rgba, pts), "palette input");
+      check(av_buffersrc_add_frame(palette_src_, nullptr), "palette input");
+      palette_src_ = nullptr;
+      palette_hint_ = {};
+    }
+    add(src_, make_frame(rgba, frames_++), "filter input");
     drain_filter();
   }
 
@@ -146,30 +165,38 @@ struct VideoWriter::Impl {
     out_ = av_frame_alloc();
   }
 
-  // rgba → the encoder's pixels: format conversion (yuv420p), or for GIF a palette of the
-  // whole clip (palettegen, stats over all frames) applied with dithering (paletteuse).
+  // rgba → the encoder's pixels: format conversion (yuv420p), or for GIF a palette
+  // (palettegen over its own input: the palette hint and the first frame) applied to every
+  // frame with dithering (paletteuse).
   void make_filter() {
     graph_ = avfilter_graph_alloc();
     char args[256];
     const AVRational tb = enc_->time_base;
     std::snprintf(args, sizeof args, "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=1/1",
                   o_.width, o_.height, int(AV_PIX_FMT_RGBA), tb.num, tb.den);
-    check(avfilter_graph_create_filter(&src_, avfilter_get_by_name("buffer"), "in", args, nullptr, graph_), "buffer");
+    const AVFilter* buffer = avfilter_get_by_name("buffer");
+    check(avfilter_graph_create_filter(&src_, buffer, "in", args, nullptr, graph_), "buffer");
     check(avfilter_graph_create_filter(&sink_, avfilter_get_by_name("buffersink"), "out", nullptr, nullptr, graph_), "buffersink");
-    const std::string chain = format_ == VideoFormat::Gif
-        ? "split[a][b];[a]palettegen=stats_mode=full:max_colors=256[p];[b][p]paletteuse=dither=sierra2_4a"
-        : "scale=flags=accurate_rnd+full_chroma_int,format=yuv420p";  // dark scenes: exact rounding
-    AVFilterInOut* outputs = avfilter_inout_alloc();
+    const bool gif = format_ == VideoFormat::Gif;
+    if (gif) check(avfilter_graph_create_filter(&palette_src_, buffer, "pal", args, nullptr, graph_), "buffer");
+    const std::string chain = gif ? "[pal]palettegen=max_colors=256[p];[in][p]paletteuse=dither=sierra2_4a"
+                                  : "[in]scale=flags=accurate_rnd+full_chroma_int,format=yuv420p";  // dark scenes: exact rounding
+    AVFilterInOut* outputs = nullptr;
+    for (auto [name, ctx] : {std::pair{"in", src_}, std::pair{"pal", palette_src_}}) {
+      if (!ctx) continue;
+      AVFilterInOut* o = avfilter_inout_alloc();
+      o->name = av_strdup(name);
+      o->filter_ctx = ctx;
+      o->pad_idx = 0;
+      o->next = outputs;
+      outputs = o;
+    }
     AVFilterInOut* inputs = avfilter_inout_alloc();
-    outputs->name = av_strdup("in");
-    outputs->filter_ctx = src_;
-    outputs->pad_idx = 0;
-    outputs->next = nullptr;
     inputs->name = av_strdup("out");
     inputs->filter_ctx = sink_;
     inputs->pad_idx = 0;
     inputs->next = nullptr;
-    const int e = avfilter_graph_parse_ptr(graph_, chain.c_str(), &inputs, &outputs, nullptr);
+    const int e = avfilter_graph_parse_ptr(graph_, (chain + "[out]").c_str(), &inputs, &outputs, nullptr);
     avfilter_inout_free(&inputs);
     avfilter_inout_free(&outputs);
     check(e, "filter graph");
@@ -224,6 +251,8 @@ struct VideoWriter::Impl {
   AVCodecContext* enc_ = nullptr;
   AVFilterGraph* graph_ = nullptr;
   AVFilterContext *src_ = nullptr, *sink_ = nullptr;
+  AVFilterContext* palette_src_ = nullptr;  // GIF, until the first frame: palettegen's input
+  std::vector<uint8_t> palette_hint_;
   AVPacket* packet_ = nullptr;
   AVFrame* out_ = nullptr;
   AVBufferPool* pool_ = nullptr;
@@ -244,6 +273,15 @@ void VideoWriter::write_rgba(const std::vector<uint8_t>& rgba) {
     throw Error("video: frame of " + std::to_string(rgba.size()) + " bytes, expected " +
                 std::to_string(size_t(o.width) * o.height * 4));
   impl_->write_rgba(rgba.data());
+}
+
+void VideoWriter::set_palette_hint(std::vector<uint8_t> rgba) {
+  const VideoOptions& o = impl_->o_;
+  if (rgba.size() != size_t(o.width) * o.height * 4)
+    throw Error("video: palette hint of " + std::to_string(rgba.size()) + " bytes, expected " +
+                std::to_string(size_t(o.width) * o.height * 4));
+  if (impl_->frames_ > 0) throw Error("video: the palette hint comes before the first frame");
+  impl_->palette_hint_ = std::move(rgba);
 }
 
 void VideoWriter::finish() { impl_->finish(); }

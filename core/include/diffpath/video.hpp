@@ -2,13 +2,14 @@
 // Video files from RGBA frames, through FFmpeg's libraries (libavformat/libavcodec/libavfilter):
 //   .mp4   H.264 (libx264, yuv420p: plays in browsers and slides), CRF `quality`
 //   .webm  VP9 (libvpx, yuv420p), constant quality
-//   .gif   a palette of the whole clip (libavfilter palettegen, 256 colours) applied with
-//          dithering (paletteuse) — no colour quantizer of our own; GIF delays are whole
-//          hundredths of a second, so its rate is 100/k fps (25, 20, 12.5, …; 24 becomes 23.9)
-// Frames are streamed to the encoder as they come (FFmpeg's palettegen keeps its own queue of
-// the frames until the palette is known; MP4 and WebM hold only the encoder's lookahead). The
-// file is written as PATH.part and renamed over PATH by finish(): a writer destroyed before
-// finish (an error, a cancel) leaves no partial file.
+//   .gif   one palette (libavfilter palettegen, 256 colours) of the first frame and an optional
+//          hint (a frame with the colours still to come), applied with dithering (paletteuse)
+//          — no colour quantizer of our own; GIF delays are whole hundredths of a second, so
+//          its rate is 100/k fps (25, 20, 12.5, …; 24 becomes 23.9)
+// Frames are streamed to the encoder as they come: MP4 and WebM hold only the encoder's
+// lookahead, GIF nothing (its palette is fixed by the first frame). The file is written as
+// PATH.part and renamed over PATH by finish(): a writer destroyed before finish (an error, a
+// cancel) leaves no partial file.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,6 +39,10 @@ class VideoWriter {
   VideoWriter(const VideoWriter&) = delete;
   VideoWriter& operator=(const VideoWriter&) = delete;
 
+  /// GIF: a frame (width × height RGBA8) whose colours the palette must cover besides the
+  /// first frame's — e.g. the clip's last frame, when it is known first. Before the first
+  /// frame; ignored by MP4 and WebM.
+  void set_palette_hint(std::vector<uint8_t> rgba);
   /// One frame: width × height straight RGBA8, row-major, top row first (render_rgba's layout).
   void write_rgba(const std::vector<uint8_t>& rgba);
   /// Flushes the encoder, writes the trailer and renames PATH.part to PATH.
