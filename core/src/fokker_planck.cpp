@@ -768,7 +768,8 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
       for (auto [o, t] : {std::pair{oa, t_a}, std::pair{om, tm}, std::pair{ob, t_b}})
         rate = std::max(rate, o / sch.g2(t));
       const double Ca = noise_clock(sch, t_a), Cb = noise_clock(sch, t_b);
-      const long m = std::max(1L, long(std::ceil((Cb - Ca) * rate / bound)));
+      // An even count: the heat is applied once per pair of substeps (below).
+      const long m = 2 * std::max(1L, long(std::ceil((Cb - Ca) * rate / bound / 2)));
       ts.resize(m + 1);
       ts[0] = t_a;
       ts[m] = t_b;
@@ -781,9 +782,11 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
       for (long k = 0; k <= m; ++k) ts[k] = t_a - (t_a - t_b) * double(k) / m;
       ts[m] = t_b;
     }
-    // Consecutive Strang halves merge, D(θ/2) A D(θ/2) D(θ/2) A D(θ/2) = D(θ/2) A D(θ) A D(θ/2):
-    // one heat application per substep, a half one at each end of the interval.
-    Heat half = make_heat(g, 0.5 * theta), full = make_heat(g, theta);
+    // Strang splitting with the transport of a pair of substeps, D(θ) A A D(θ) (θ per substep),
+    // whose consecutive halves merge: D(θ) AA D(2θ) AA … AA D(θ), one heat application per pair
+    // and a half one at each end of the interval. (Per substep instead, the errors on the
+    // Gaussian were the same to ±15 %; per four substeps the splitting error starts to show.)
+    Heat half = make_heat(g, theta), full = make_heat(g, 2 * theta);
     // SSP-RK(4,2) in τ, four forward-Euler stages of dτ/3 at τ, τ + dτ/3, τ + 2dτ/3, τ + dτ:
     //   q1 = q + dτ/3 L(q), q2 = q1 + dτ/3 L(q1), q3 = q2 + dτ/3 L(q2),
     //   q ← ¼ q + ¾ (q3 + dτ/3 L(q3)).
@@ -802,7 +805,7 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
       if (s > 0) std::swap(*v[0], *v[3]);   // the previous end velocity is this start velocity
       const VelocityAt u1(g, sch, eta, ts[s] - d, si, *v[1]), u2(g, sch, eta, ts[s] - 2 * d, si, *v[2]),
           u3(g, sch, eta, ts[s + 1], si, *v[3]);
-      apply_heat(g, s == 0 ? half : full, Q[e], scratch, q4, q5, rep);
+      if (eta > 0 && s % 2 == 0) apply_heat(g, s == 0 ? half : full, Q[e], scratch, q4, q5, rep);
       transport_stage(g, Q[e], 0.0, Q[e], 1.0, d, *v[0], q1, [&](int j) { u1.column(j); });
       transport_stage(g, q1, 0.0, q1, 1.0, d, *v[1], q2, [&](int j) { u2.column(j); });
       transport_stage(g, q2, 0.0, q2, 1.0, d, *v[2], q1, [&](int j) { u3.column(j); });
