@@ -242,6 +242,20 @@ bool eta_morph(const ScoreModel& model, const Schedule& schedule, const Points& 
   return !cancelled;
 }
 
+// The end of a clip: cancelled, the writer's destructor removes the partial file; done, the
+// encoder is flushed and the file renamed into place.
+AnimationReport finish_clip(VideoWriter& writer, AnimationReport rep, bool done, Clock::time_point start) {
+  if (!done) {
+    rep.cancelled = true;
+    return rep;
+  }
+  const auto t0 = Clock::now();
+  writer.finish();
+  rep.encode_seconds += seconds_since(t0);
+  rep.total_seconds = seconds_since(start);
+  return rep;
+}
+
 }  // namespace
 
 AnimationReport write_animation(const ScoreModel& model, const Schedule& schedule, const Points& data,
@@ -257,15 +271,7 @@ AnimationReport write_animation(const ScoreModel& model, const Schedule& schedul
   FrameSink sink{writer, rep, progress, video_format_for_path(path) == VideoFormat::Gif, {}};
   const bool done = o.kind == AnimationKind::Time ? time_flow(model, schedule, data, caption, o, cancel, sink)
                                                   : eta_morph(model, schedule, data, caption, o, cancel, sink);
-  if (!done) {
-    rep.cancelled = true;  // the writer's destructor removes the partial file
-    return rep;
-  }
-  const auto t0 = Clock::now();
-  writer.finish();
-  rep.encode_seconds += seconds_since(t0);
-  rep.total_seconds = seconds_since(start);
-  return rep;
+  return finish_clip(writer, rep, done, start);
 }
 
 // Training: the trainer steps on the producer thread, which samples each snapshot while the
@@ -335,15 +341,7 @@ AnimationReport write_training_animation(const TrainConfig& config, const std::s
   }  // the producer is joined here
   rep.train_seconds = train_seconds;
   rep.sample_seconds = sample_seconds;
-  if (cancelled) {
-    rep.cancelled = true;
-    return rep;
-  }
-  const auto t0 = Clock::now();
-  writer.finish();
-  rep.encode_seconds += seconds_since(t0);
-  rep.total_seconds = seconds_since(start);
-  return rep;
+  return finish_clip(writer, rep, !cancelled, start);
 }
 
 }  // namespace diffpath
