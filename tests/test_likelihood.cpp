@@ -307,11 +307,15 @@ Vec fokker_planck_1d(const ScoreModel& model, const Schedule& s, double eta, con
   }
   Eigen::SparseMatrix<double> I(n, n);
   I.setIdentity();
+  // I − aL is symmetric positive definite (−L is a finite section of a Toeplitz operator with
+  // symbol ≤ 0), so LDLᵀ without pivoting; the pattern is analysed once, not every step.
+  Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> ldlt;
+  ldlt.analyzePattern(Eigen::SparseMatrix<double>(I - L));
   auto diffuse = [&](Vec& q, double tau, double dt) {
     if (eta == 0.0) return;
     const double a = 0.5 * dt * 0.5 * eta * s.g2(s.t_max - tau - 0.5 * dt);
-    Eigen::SparseLU<Eigen::SparseMatrix<double>> lu(Eigen::SparseMatrix<double>(I - a * L));
-    q = lu.solve(Vec((I + a * L) * q));
+    ldlt.factorize(Eigen::SparseMatrix<double>(I - a * L));
+    q = ldlt.solve(Vec((I + a * L) * q));
   };
   Vec q = (-0.5 * x.array().square()).exp() / std::sqrt(2 * M_PI);
   for (int k = 0; k < steps; ++k) {

@@ -133,14 +133,15 @@ void forward_chunk(const std::vector<MatrixT<Scalar>>& W, const std::vector<Vect
   const int d = int(x.rows()), m = int(x.cols());
   const auto& W0 = W[0];
   // First layer: x has only d rows, a rank-d update is cheaper than a general product.
-  const VectorT<Scalar> shift = W0.col(d) * Scalar(t) + b[0];
-  a = shift.replicate(1, m);
+  a.resize(W0.rows(), m);
+  a.colwise() = W0.col(d) * Scalar(t) + b[0];  // not replicate(): it indexes with a modulo
   for (int j = 0; j < d; ++j)
     a.noalias() += W0.col(j) * x.row(j).template cast<Scalar>();
   for (size_t l = 1; l < W.size(); ++l) {
     activation::apply(act, a);
-    z.noalias() = W[l] * a;
-    z.colwise() += b[l];
+    z.resize(W[l].rows(), m);
+    z.colwise() = b[l];  // the bias first: `= W a` would zero z, then add it in another pass
+    z.noalias() += W[l] * a;
     a.swap(z);
   }
   out = a.template cast<double>();
@@ -284,7 +285,8 @@ void jet_chunk(const MlpParams& p, const JetLayout& L, const Eigen::Ref<const Po
   thread_local JetScratch S;  // per-thread scratch: evaluation stays const and reentrant
   const int d = p.dim, m = int(x.cols());
   const auto& W0 = p.W[0];
-  S.z0 = (W0.col(d) * t + p.b[0]).replicate(1, m);
+  S.z0.resize(W0.rows(), m);
+  S.z0.colwise() = W0.col(d) * t + p.b[0];
   for (int j = 0; j < d; ++j) S.z0.noalias() += W0.col(j) * x.row(j);
   if (p.W.size() == 1) return affine_jet(p, S.z0, m, c0, out);
 
@@ -312,7 +314,7 @@ void jacobian_chunk_float(const std::vector<Eigen::MatrixXf>& W,
   h.resize(W0.rows(), Eigen::Index(1 + d) * m);
   dphi.resize(W0.rows(), m);
   auto value = h.leftCols(m);
-  value = (W0.col(d) * float(t) + b[0]).replicate(1, m);
+  value.colwise() = W0.col(d) * float(t) + b[0];
   for (int j = 0; j < d; ++j) value.noalias() += W0.col(j) * x.row(j).cast<float>();
   activation::apply_with_derivative(act, value, dphi);
   for (int j = 0; j < d; ++j)
