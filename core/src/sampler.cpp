@@ -1,5 +1,6 @@
 #include "diffpath/sampler.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <thread>
 
@@ -12,8 +13,9 @@ namespace diffpath {
 namespace {
 
 // Particles per block handed to the model: large enough that an MLP evaluates its layers as
-// matrix products, small enough that a block's state stays in cache.
-constexpr int kChunk = 256;
+// matrix products (its own blocks are 128 wide), small enough that a block's state stays in
+// cache and that the blocks, handed out one at a time, keep every thread busy to the end.
+constexpr int kChunk = 128;
 
 void validate(const ScoreModel& model, const Schedule& schedule, const SamplerOptions& o) {
   if (model.dim() < 1) throw Error("sample: the score model has dimension < 1");
@@ -156,10 +158,16 @@ SampleResult sample(const ScoreModel& model, const Schedule& schedule, const Sam
   for (size_t f = 0; f < result.frame_steps.size(); ++f)
     run.frame_of_step[result.frame_steps[f]] = int(f);
 
+  // Chunks are handed out one at a time, not split in fixed ranges: a thread that shares its
+  // core (with an animation's renderer, the window) takes fewer of them instead of holding up
+  // the others. A chunk's particles have their own random streams, so the result is the same
+  // whichever thread runs it.
   const int chunks = (n + kChunk - 1) / kChunk;
-  parallel_for(chunks, options.threads, [&](int begin, int end) {
+  const int workers = std::min(chunks, options.threads > 0 ? options.threads : default_threads());
+  std::atomic<int> next{0};
+  parallel_for(workers, workers, [&](int, int) {
     try {
-      for (int c = begin; c < end; ++c)
+      for (int c = next++; c < chunks; c = next++)
         if (!run.run_chunk(c * kChunk, std::min(n, (c + 1) * kChunk))) return;
     } catch (...) {
       run.stop = true;  // no point in finishing the other chunks

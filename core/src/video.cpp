@@ -113,6 +113,7 @@ struct VideoWriter::Impl {
     check(av_buffersrc_add_frame(src_, nullptr), "filter flush");
     drain_filter();
     encode(nullptr);
+    header_written_ = false;  // close() must not try the trailer again if this one fails
     check(av_write_trailer(fmt_), "trailer");
     close(false);
     std::error_code ec;
@@ -160,6 +161,7 @@ struct VideoWriter::Impl {
     stream_->avg_frame_rate = fps;
     check(avio_open(&fmt_->pb, tmp_.c_str(), AVIO_FLAG_WRITE), "cannot write");
     check(avformat_write_header(fmt_, nullptr), "header");
+    header_written_ = true;
     make_filter();
     packet_ = av_packet_alloc();
     out_ = av_frame_alloc();
@@ -233,6 +235,13 @@ struct VideoWriter::Impl {
     if (out_) av_frame_free(&out_);
     if (pool_) av_buffer_pool_uninit(&pool_);  // freed once the last frame is released
     if (fmt_) {
+      // Muxers hold packets until the trailer (FFmpeg 5.1's GIF muxer frees the frame it
+      // holds back only there): an abandoned file gets its trailer too, into the temporary
+      // file that is removed below, or those packets leak.
+      if (header_written_) {
+        header_written_ = false;
+        av_write_trailer(fmt_);
+      }
       if (fmt_->pb) avio_closep(&fmt_->pb);
       avformat_free_context(fmt_);
       fmt_ = nullptr;
@@ -257,6 +266,7 @@ struct VideoWriter::Impl {
   AVFrame* out_ = nullptr;
   AVBufferPool* pool_ = nullptr;
   int64_t frames_ = 0;
+  bool header_written_ = false;  // and no trailer yet
   bool finished_ = false;
 };
 

@@ -54,8 +54,8 @@ double grid_time(const Schedule& schedule, int steps, int k);
 
 /// Runs the sampler. Euler–Maruyama: x_{k+1} = x_k − F(x_k, t_k) h + √(η h) g(t_k) z_k.
 /// Heun (η = 0): x̃ = x_k − F(x_k, t_k) h, x_{k+1} = x_k − h/2 (F(x_k, t_k) + F(x̃, t_{k+1})).
-/// Particles run in chunks of 256 in parallel (each chunk steps through the whole grid, so the
-/// model sees d × 256 blocks); results do not depend on `threads`.
+/// Particles run in chunks of 128 in parallel (each chunk steps through the whole grid, so the
+/// model sees d × 128 blocks); results do not depend on `threads`.
 /// `cancel` is polled every step; on cancel the result has cancelled = true.
 /// `progress(fraction ∈ [0, 1])` is only ever called on the calling thread (the thread that
 /// called sample), so it may touch the caller's state without locking.
