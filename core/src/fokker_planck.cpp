@@ -104,8 +104,7 @@ struct Geometry {
   ThreadTeam* team = nullptr;        // the solve's worker threads (parallel.hpp)
   double L = 0, h = 0;
   Vec xc;                            // cell centres (same for x and y)
-  Eigen::MatrixXd V;                 // cosine eigenbasis of the zero-flux Laplacian (per axis)
-  Vec lambda;                        // eigenvalues of the fourth-order Laplacian
+  Vec lambda;                        // eigenvalues of the fourth-order Laplacian (cosine basis)
   Vec lambda5;                       // and of the 5-point one (positive kernel)
 };
 
@@ -386,13 +385,29 @@ struct Heat {
   std::optional<Kernel> second;   // built when first needed (most steps never need it)
 };
 
+// The kernel E = V diag(e^{λθ}) Vᵀ, entry by entry from its structure: in the cosine basis
+// V(i, k) = c_k cos(πk(i + ½)/N) it is Toeplitz plus Hankel,
+//   E(i, j) = C(i − j) + C(i + j + 1),   C(d) = Σ_k ½ c_k² e^{λ_k θ} cos(πkd/N)   (C even),
+// so 2N + 1 sums of N terms give every entry (a product of rows of V cost N per entry, and a
+// kernel is built for every heat step).
 Kernel make_kernel(const Geometry& g, const Vec& lambda, double theta) {
   Kernel H;
   const int N = g.n;
-  const Vec e = (lambda * theta).array().exp();
-  const Eigen::MatrixXd VdT = e.asDiagonal() * g.V.transpose();   // column i: e ∘ V(i, :)ᵀ
-  const Eigen::MatrixXd VT = g.V.transpose();
-  auto entry = [&](int i, int k) { return VdT.col(i).dot(VT.col(k)); };
+  Vec w(N), cos_pi(2 * N);
+  for (int k = 0; k < N; ++k) w(k) = (k == 0 ? 0.5 : 1.0) / N * std::exp(lambda(k) * theta);
+  for (int m = 0; m < 2 * N; ++m) cos_pi(m) = std::cos(M_PI * m / N);
+  Vec C(2 * N + 1);
+  g.team->run(2 * N + 1, [&](int begin, int end) {
+    for (int d = begin; d < end; ++d) {
+      double sum = 0;
+      for (int k = 0, m = 0; k < N; ++k) {  // m = k d mod 2N
+        sum += w(k) * cos_pi(m);
+        if ((m += d) >= 2 * N) m -= 2 * N;
+      }
+      C(d) = sum;
+    }
+  });
+  auto entry = [&](int i, int k) { return C(std::abs(i - k)) + C(i + k + 1); };
   const int mid = N / 2;
   Vec col(N);
   for (int i = 0; i < N; ++i) col(i) = entry(i, mid);
@@ -403,14 +418,8 @@ Kernel make_kernel(const Geometry& g, const Vec& lambda, double theta) {
   H.dense = 3 * H.band >= N;
   if (H.dense) {
     H.E.resize(N, N);
-    const int blocks = std::max(1, std::min(N / 16, 4 * g.threads));
-    const Eigen::MatrixXd Vd = VdT.transpose();
-    g.team->run(blocks, [&](int begin, int end) {
-      for (int b = begin; b < end; ++b) {
-        const int s = int(int64_t(N) * b / blocks), l = int(int64_t(N) * (b + 1) / blocks) - s;
-        H.E.middleCols(s, l).noalias() = Vd * g.V.transpose().middleCols(s, l);
-      }
-    });
+    for (int k = 0; k < N; ++k)
+      for (int i = 0; i < N; ++i) H.E(i, k) = entry(i, k);
     H.Et = H.E.transpose();
     return H;
   }
@@ -678,12 +687,9 @@ FokkerPlanckResult solve_fokker_planck(const ScoreModel& model, const Schedule& 
   const int N = g.n;
   g.xc.resize(N);
   for (int i = 0; i < N; ++i) g.xc(i) = -g.L + (i + 0.5) * g.h;
-  g.V.resize(N, N);
   g.lambda.resize(N);
   g.lambda5.resize(N);
-  for (int k = 0; k < N; ++k) {
-    const double ck = std::sqrt((k == 0 ? 1.0 : 2.0) / N);
-    for (int i = 0; i < N; ++i) g.V(i, k) = ck * std::cos(M_PI * k * (i + 0.5) / N);
+  for (int k = 0; k < N; ++k) {  // on cos(πk(i + ½)/N), the zero-flux Laplacians' eigenvectors
     const double sn = std::sin(M_PI * k / (2.0 * N));
     g.lambda5(k) = -4.0 / (g.h * g.h) * sn * sn;
     g.lambda(k) = -4.0 / (g.h * g.h) * (sn * sn + sn * sn * sn * sn / 3.0);
