@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sanitizer builds (DESIGN §5): ASan+UBSan over the core test suites, TSan over the threaded
-# parts (trainer thread, parallel sampler, parallel likelihood, parallel transport sweep).
+# parts (trainer thread, parallel sampler, parallel likelihood, parallel transport sweep, the
+# Fokker–Planck solver's thread team).
 # Not part of scripts/test.sh (two extra full builds would double CI time); run it before
 # changing threaded code:  scripts/sanitize.sh [asan|tsan|all]
 # Time on an idle 2-core machine: about an hour; test_likelihood and test_fokker_planck run for
@@ -10,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 which="${1:-all}"
 "$root/scripts/install-deps.sh"
-threaded=(test_foundation test_trainer test_sampler test_likelihood test_transport)
+threaded=(test_foundation test_trainer test_sampler test_likelihood test_transport test_fokker_planck)
 run() {  # run NAME SANITIZERS TESTS...
   local dir="$root/build-$1" san="$2"; shift 2
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDIFFPATH_SANITIZE="$san" \
