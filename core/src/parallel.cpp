@@ -117,7 +117,9 @@ struct ThreadTeam::Shared {
     t_in_team = true;
     uint64_t seen = 0;
     for (;;) {
-      auto ready = [&] { return quit.load(std::memory_order_acquire) || generation.load(std::memory_order_acquire) != seen; };
+      auto ready = [&] {
+        return quit.load(std::memory_order_acquire) || generation.load(std::memory_order_acquire) != seen;
+      };
       if (!spin_until(ready)) {
         std::unique_lock lock(m);
         start.wait(lock, ready);
