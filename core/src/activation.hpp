@@ -29,6 +29,15 @@ void apply(Activation act, Eigen::MatrixBase<Derived>& z) {
   }
 }
 
+// Swish on one SIMD packet (Eigen's packet primitives): apply()'s formula, for the forward
+// pass that activates a block of a layer while it is still in registers (mlp.cpp).
+template <class Packet>
+inline Packet swish_packet(const Packet& z) {
+  namespace ei = Eigen::internal;
+  using Scalar = typename ei::unpacket_traits<Packet>::type;
+  return ei::pdiv(z, ei::padd(ei::pset1<Packet>(Scalar(1)), ei::pexp(ei::pnegate(z))));
+}
+
 // Pre-activation a → activation h (in place), derivative dh/da → d: the training pass needs
 // σ for h', so its swish is formed from σ (same function as apply, other round-off).
 template <class BlockA, class BlockD>

@@ -37,6 +37,9 @@ struct MlpParams {
 
 enum class Precision { Float, Double };
 
+template <class Scalar>
+struct MlpForward;  // the forward pass's weight layout (mlp.cpp)
+
 class Mlp final : public ScoreModel {
  public:
   /// `spec` is what spec() returns (e.g. "model:assets/swissroll-simple.safetensors").
@@ -59,6 +62,8 @@ class Mlp final : public ScoreModel {
   MlpParams params_;
   std::vector<Eigen::MatrixXf> Wf_;     // float copies for the Float path
   std::vector<Eigen::VectorXf> bf_;
+  std::shared_ptr<const MlpForward<float>> forward_f_;    // score() in each precision
+  std::shared_ptr<const MlpForward<double>> forward_d_;
   std::string spec_;
   Precision precision_ = Precision::Float;
 };
