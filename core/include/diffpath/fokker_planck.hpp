@@ -12,8 +12,8 @@
 //   - cells: N × N on [−L, L]², cell size h = 2L/N, q stored as cell averages;
 //   - advection: finite volume, the κ = 1/3 upwind-biased face reconstruction clamped to
 //     [0, 2 q_upwind] (active only where q varies by O(1) per cell: far tails), face velocities
-//     from the cell-centre velocities, SSP-RK(4,2) in τ, zero flux through the boundary.
-//     Step dτ ≤ 3 · cfl · h / (2 · max outflow speed), which keeps q ≥ 0;
+//     from the cell-centre velocities, SSP-RK(8,2) in τ, zero flux through the boundary.
+//     Step dτ ≤ 7 · cfl · h / (2 · max outflow speed), which keeps q ≥ 0;
 //   - diffusion: the exact heat semigroup exp(θ Δ_h) of the zero-flux fourth-order
 //     finite-volume Laplacian (θ = ∫ D dτ in closed form), applied in the cosine eigenbasis:
 //     mass-conserving, stable for any g² (the cosine schedule has g² ≈ 2000 at Tmax); where
