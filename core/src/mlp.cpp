@@ -448,7 +448,7 @@ void jet_chunk(const MlpParams& p, const JetLayout& L, const Eigen::Ref<const Po
 void jacobian_chunk_float(const std::vector<Eigen::MatrixXf>& W,
                           const std::vector<Eigen::VectorXf>& b, Activation act,
                           const Eigen::Ref<const Points>& x, double t, int c0, ScoreJet& out) {
-  thread_local Eigen::MatrixXf z, h, dphi;  // per-thread scratch, as in forward_chunk
+  thread_local Eigen::MatrixXf z, h, dphi;  // per-thread scratch, as in MlpForward::chunk
   const int d = int(x.rows()), m = int(x.cols());
   const auto& W0 = W[0];
   h.resize(W0.rows(), Eigen::Index(1 + d) * m);

@@ -1,7 +1,7 @@
 #pragma once
 // The score network of DESIGN §2: input (x, t) → hidden → ... → d, elementwise activation,
-// LeCun-normal weights, zero biases. Evaluated batched (Eigen matrix–matrix products over
-// particles) in float or double; x-derivatives up to third order by forward (Taylor) mode
+// LeCun-normal weights, zero biases. Evaluated batched (register-blocked products over chunks
+// of particles, mlp.cpp) in float or double; x-derivatives up to third order by forward (Taylor) mode
 // through the layers, in double, exact to round-off.
 #include <cstdint>
 #include <memory>
