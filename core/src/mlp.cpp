@@ -141,13 +141,16 @@ template <class Scalar>
 struct Blocking {
   using Packet = typename ei::packet_traits<Scalar>::type;
   static constexpr int P = ei::unpacket_traits<Packet>::size;
-  static constexpr int MP = 4;           // packets per block column: MR = 4P output rows
-  static constexpr int MR = MP * P;
+  // A block: MP packets of output rows by NR points. Measured on a 128 × 128 layer: with 32
+  // registers (AVX-512) 4 × 4 is the fastest (16 accumulators + 4 weights + 1 broadcast); with
+  // 16 (AVX2) 2 × 4 (11 registers) matches Eigen's product and 4 × 2 is 10 % slower.
 #if defined(EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS) && EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32
-  static constexpr int NR = 4;           // 16 accumulators + 4 weights + 1 broadcast of 32
+  static constexpr int MP = 4;
 #else
-  static constexpr int NR = 2;           // 8 + 4 + 1 of 16 registers
+  static constexpr int MP = 2;
 #endif
+  static constexpr int NR = 4;
+  static constexpr int MR = MP * P;
   static int pad_rows(Eigen::Index n) { return int((n + MR - 1) / MR * MR); }
   static int pad_cols(Eigen::Index n) { return int((n + NR - 1) / NR * NR); }
 };
