@@ -1,5 +1,6 @@
-// MLP score network throughput: batched score() (float and double, 1 and 2 threads) and jets of
-// order 1-3 (the likelihood/WKB hot path). GFLOP/s counts only the matrix-product flops
+// MLP score network throughput: batched score() (float and double, 1 and 2 threads), the
+// float score_jacobian (the NLL(η) estimator's) and jets of order 1-3 (the likelihood/WKB hot
+// path). GFLOP/s counts only the matrix-product flops
 // (2·out·in per point per layer, times the number of jet blocks), so the distance to the
 // machine's peak is visible. For jets, x_score is the jet's cost in double score() evaluations
 // of the same batch, measured in the same run (the jet of order 3 in d = 2 carries 10 blocks
@@ -125,6 +126,26 @@ BENCHMARK(BM_MlpJet)
     ->Args({3, 16, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// score_jacobian in float (the NLL(η) estimator's hot path: s and ∇s at every step of every
+// path), 3000 points split over `threads`. GFLOP/s counts 1 + d blocks per later layer.
+void BM_MlpScoreJacobian(benchmark::State& state) {
+  const int threads = int(state.range(0)), n = 3000;
+  Mlp net = paper_net();
+  net.set_precision(Precision::Float);
+  const Points x = random_points(n);
+  for (auto _ : state)
+    parallel_for(n, threads, [&](int begin, int end) {
+      ScoreJet jet;
+      net.score_jacobian(x.middleCols(begin, end - begin), 0.5, jet);
+      benchmark::DoNotOptimize(jet.J.data());
+    });
+  const double evals = double(state.iterations()) * n;
+  state.counters["points/s"] = benchmark::Counter(evals, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      evals * flops_per_point(net.params(), jet_blocks(kDim, 1)) * 1e-9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_MlpScoreJacobian)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

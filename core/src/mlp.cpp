@@ -202,11 +202,45 @@ struct MlpForward {
     const bool hidden = Wlast_t.size() > 0;  // else the first layer is the last
     first_layer(x, Scalar(t), hidden, a, cols);
     for (size_t l = 0; l < W.size(); ++l) {
-      hidden_layer(W[l], b[l], a, z, cols);
+      hidden_layer(W[l], b[l], a, z, cols, cols, true);
       a.swap(z);
     }
-    if (hidden) last_layer(a, m, out);
+    if (hidden) last_layer(a, 0, m, blast.data(), out);
     else out = a.topLeftCorner(d, m).template cast<double>();
+  }
+
+  // The order-1 jet of the m points of x (at least one hidden layer): [h | h_1 … h_d], each
+  // block padded to whole register blocks of points, goes through a hidden layer as one
+  // product (the bias only on h), then h_j = φ'(z) z_j with φ and φ' by the training pass's
+  // formulas; the first layer has z_j = W0(:, j). s and J into columns c0 … c0 + m of out.
+  template <class XBlock>
+  void jacobian_chunk(const XBlock& x, double t, int c0, ScoreJet& out) const {
+    thread_local MatrixT<Scalar> h, z, dphi;  // per-thread scratch, as in chunk()
+    const int m = int(x.cols()), cols = B::pad_cols(m), all = (1 + d) * cols;
+    first_layer(x, Scalar(t), false, z, cols);
+    for (size_t l = 0;; ++l) {
+      h.resize(z.rows(), all);
+      dphi.resize(z.rows(), cols);
+      h.leftCols(cols) = z.leftCols(cols);
+      activation::apply_with_derivative(act, h.leftCols(cols), dphi);
+      for (int j = 0; j < d; ++j) {
+        auto hj = h.middleCols((1 + j) * cols, cols).array();
+        if (l == 0) hj = dphi.array().colwise() * Wx.col(j).array();
+        else hj = dphi.array() * z.middleCols((1 + j) * cols, cols).array();
+      }
+      if (l == W.size()) break;
+      hidden_layer(W[l], b[l], h, z, all, cols, false);
+    }
+    const JetIndex ix{d};
+    thread_local Points block;
+    block.resize(d, m);
+    for (int j = -1; j < d; ++j) {   // the value, then ∂_j
+      last_layer(h, (1 + j) * cols, m, j < 0 ? blast.data() : nullptr, block);
+      for (int i = 0; i < d; ++i) {
+        if (j < 0) out.s.row(i).segment(c0, m) = block.row(i);
+        else out.J.row(ix.J(i, j)).segment(c0, m) = block.row(i);
+      }
+    }
   }
 
  private:
@@ -240,9 +274,10 @@ struct MlpForward {
     if (activated) activate_stored(a);
   }
 
-  // z = φ(Wl a + bl), one MR × NR block of z in registers at a time.
+  // z = φ(Wl a + bl), one MR × NR block of z in registers at a time; the bias only on the
+  // first `bias_cols` columns, φ only if `activated` (a jet's derivative blocks have neither).
   void hidden_layer(const MatrixT<Scalar>& Wl, const VectorT<Scalar>& bl, const MatrixT<Scalar>& a,
-                    MatrixT<Scalar>& z, int cols) const {
+                    MatrixT<Scalar>& z, int cols, int bias_cols, bool activated) const {
     constexpr int MP = B::MP, NR = B::NR, P = B::P;
     const int rows = int(Wl.rows()), K = int(Wl.cols());
     z.resize(rows, cols);
@@ -250,7 +285,8 @@ struct MlpForward {
       for (int c0 = 0; c0 < cols; c0 += NR) {
         Packet acc[MP][NR];
         for (int i = 0; i < MP; ++i) {
-          const Packet bi = ei::ploadu<Packet>(bl.data() + r0 + i * P);
+          const Packet bi = c0 < bias_cols ? ei::ploadu<Packet>(bl.data() + r0 + i * P)
+                                           : ei::pset1<Packet>(Scalar(0));
           for (int j = 0; j < NR; ++j) acc[i][j] = bi;
         }
         const Scalar* w = Wl.data() + r0;
@@ -265,25 +301,25 @@ struct MlpForward {
         }
         for (int j = 0; j < NR; ++j)
           for (int i = 0; i < MP; ++i) {
-            activate(acc[i][j]);
+            if (activated) activate(acc[i][j]);
             ei::pstoreu(z.data() + Eigen::Index(c0 + j) * rows + r0 + i * P, acc[i][j]);
           }
       }
-    activate_stored(z);
+    if (activated) activate_stored(z);
   }
 
-  // out(:, c) = Wlast a(:, c) + blast: d dot products per point.
+  // out(:, c) = Wlast a(:, first + c) (+ bias if given): d dot products per point.
   template <class OutBlock>
-  void last_layer(const MatrixT<Scalar>& a, int m, OutBlock& out) const {
+  void last_layer(const MatrixT<Scalar>& a, int first, int m, const Scalar* bias, OutBlock& out) const {
     const int K = int(a.rows());
     for (int c = 0; c < m; ++c) {
-      const Scalar* ac = a.col(c).data();
+      const Scalar* ac = a.col(first + c).data();
       for (int i = 0; i < d; ++i) {
         const Scalar* w = Wlast_t.col(i).data();
         Packet acc = ei::pset1<Packet>(Scalar(0));
         for (int k = 0; k < K; k += B::P)
           acc = ei::pmadd(ei::ploadu<Packet>(w + k), ei::ploadu<Packet>(ac + k), acc);
-        out(i, c) = double(ei::predux(acc) + blast(i));
+        out(i, c) = double(ei::predux(acc) + (bias ? bias[i] : Scalar(0)));
       }
     }
   }
@@ -445,44 +481,6 @@ void jet_chunk(const MlpParams& p, const JetLayout& L, const Eigen::Ref<const Po
   expand_jet(L, S.z, m, c0, out);
 }
 
-// The order-1 jet in float for score_jacobian: [h | h_1 … h_d] goes through a layer as one
-// product, h_j = φ'(z) z_j (the first layer: z_j = W0(:, j)); φ and φ' by the training
-// pass's formulas. Needs at least one hidden layer.
-void jacobian_chunk_float(const std::vector<Eigen::MatrixXf>& W,
-                          const std::vector<Eigen::VectorXf>& b, Activation act,
-                          const Eigen::Ref<const Points>& x, double t, int c0, ScoreJet& out) {
-  thread_local Eigen::MatrixXf z, h, dphi;  // per-thread scratch, as in MlpForward::chunk
-  const int d = int(x.rows()), m = int(x.cols());
-  const auto& W0 = W[0];
-  h.resize(W0.rows(), Eigen::Index(1 + d) * m);
-  dphi.resize(W0.rows(), m);
-  auto value = h.leftCols(m);
-  value.colwise() = W0.col(d) * float(t) + b[0];
-  for (int j = 0; j < d; ++j) value.noalias() += W0.col(j) * x.row(j).cast<float>();
-  activation::apply_with_derivative(act, value, dphi);
-  for (int j = 0; j < d; ++j)
-    h.middleCols(Eigen::Index(1 + j) * m, m) = (dphi.array().colwise() * W0.col(j).array());
-  for (size_t l = 1;; ++l) {
-    z.noalias() = W[l] * h;
-    z.leftCols(m).colwise() += b[l];
-    if (l + 1 == W.size()) break;
-    h.resize(z.rows(), z.cols());
-    dphi.resize(z.rows(), m);
-    h.leftCols(m) = z.leftCols(m);
-    activation::apply_with_derivative(act, h.leftCols(m), dphi);
-    for (int j = 0; j < d; ++j) {
-      const Eigen::Index c = Eigen::Index(1 + j) * m;
-      h.middleCols(c, m) = dphi.array() * z.middleCols(c, m).array();
-    }
-  }
-  const JetIndex ix{d};
-  for (int i = 0; i < d; ++i) {
-    out.s.row(i).segment(c0, m) = z.row(i).head(m).cast<double>();
-    for (int j = 0; j < d; ++j)
-      out.J.row(ix.J(i, j)).segment(c0, m) = z.row(i).segment(Eigen::Index(1 + j) * m, m).cast<double>();
-  }
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -490,10 +488,6 @@ void jacobian_chunk_float(const std::vector<Eigen::MatrixXf>& W,
 
 Mlp::Mlp(MlpParams params, std::string spec) : params_(std::move(params)), spec_(std::move(spec)) {
   params_.validate();
-  for (size_t i = 0; i < params_.W.size(); ++i) {
-    Wf_.push_back(params_.W[i].cast<float>());
-    bf_.push_back(params_.b[i].cast<float>());
-  }
   forward_f_ = std::make_shared<const MlpForward<float>>(params_);
   forward_d_ = std::make_shared<const MlpForward<double>>(params_);
 }
@@ -540,7 +534,7 @@ void Mlp::score_jacobian(const Points& x, double t, ScoreJet& out) const {
   out.T.resize(0, n);
   for (int c0 = 0; c0 < n; c0 += kScoreChunk) {
     const int m = std::min(kScoreChunk, n - c0);
-    jacobian_chunk_float(Wf_, bf_, params_.activation, x.middleCols(c0, m), t, c0, out);
+    forward_f_->jacobian_chunk(x.middleCols(c0, m), t, c0, out);
   }
 }
 

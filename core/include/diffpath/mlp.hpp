@@ -60,8 +60,6 @@ class Mlp final : public ScoreModel {
 
  private:
   MlpParams params_;
-  std::vector<Eigen::MatrixXf> Wf_;     // float copies for the Float path
-  std::vector<Eigen::VectorXf> bf_;
   std::shared_ptr<const MlpForward<float>> forward_f_;    // score() in each precision
   std::shared_ptr<const MlpForward<double>> forward_d_;
   std::string spec_;
