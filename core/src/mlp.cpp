@@ -113,12 +113,13 @@ void MlpParams::validate() const {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Forward pass (value only), float or double
+// Forward pass and order-1 jet in the evaluation precision, float or double
 //
 // Why not Eigen's matrix product: a hidden layer of a chunk is a 128 × 128 by 128 × 128
 // product, small enough that Eigen's per-call packing of both operands, the bias pass, the
-// activation pass over memory and its general 2-row product for the last layer cost ~15 % of
-// an evaluation besides the multiply-adds (measured on the paper's network, float). Here the
+// activation pass over memory and its general 2-row product for the last layer cost a quarter
+// of an evaluation besides the multiply-adds (paper's network, float, one core: 1.5 M points/s
+// through Eigen, 2.0 M here; the order-1 jet 0.54 → 0.60 M). Here the
 // weights are laid out once, padded with zero rows and columns to whole register blocks
 // (a zero weight adds an exact 0, so the padding changes no sum); each MR × NR block of a
 // layer's output is accumulated in registers from its bias and, for swish, activated before it
