@@ -255,7 +255,8 @@ TEST_CASE("score equals the layer-by-layer definition for any widths, activation
   // The forward pass pads layers to register blocks and chunks points: widths that are not
   // multiples of a block, no hidden layer, point counts that leave a partial chunk and a partial
   // block, every activation, d = 1..3. Double within 1e-13 of the scalar definition (observed
-  // ~1e-16 relative to 1 + max|s|); float within 1e-5 (widths ≤ 70: round-off ~1e-7).
+  // ~1e-16 relative to 1 + max|s|); float within 1e-5 (widths ≤ 70: round-off ~1e-7), and the
+  // float score_jacobian within 1e-5 of the double jet.
   const std::vector<std::vector<int>> archs = {{}, {5}, {7, 70, 3}, {33, 17}, {64, 64}};
   for (int d : {1, 2, 3})
     for (const auto& hidden : archs)
@@ -275,6 +276,12 @@ TEST_CASE("score equals the layer-by-layer definition for any widths, activation
           net.set_precision(Precision::Float);
           net.score(x, 0.35, s);
           CHECK(scaled_error(s, ref) < 1e-5);
+          // The float order-1 jet shares the padded layout: against the double jet.
+          ScoreJet fast, exact;
+          net.score_jacobian(x, 0.35, fast);
+          net.jet(x, 0.35, 1, exact);
+          CHECK(scaled_error(fast.s, exact.s) < 1e-5);
+          CHECK(scaled_error(fast.J, exact.J) < 1e-5);
         }
       }
 }
